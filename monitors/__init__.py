@@ -1,0 +1,1 @@
+"""Pure detection: watchlists, the spaCy pipeline and the rules. No Kafka, Faust, HTTP or Slack."""

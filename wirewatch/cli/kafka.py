@@ -32,11 +32,17 @@ def install() -> None:
 @kafka.command()
 @_data_dir_option
 @click.option(
-    "--port", type=int, default=9092, envvar="WIREWATCH_LOCAL_KAFKA_PORT", show_envvar=True,
+    "--port",
+    type=int,
+    default=9092,
+    envvar="WIREWATCH_LOCAL_KAFKA_PORT",
+    show_envvar=True,
     help="Client port on 127.0.0.1 (used when the data folder is new).",
 )
 @click.option(
-    "--controller-port", type=int, default=None,
+    "--controller-port",
+    type=int,
+    default=None,
     help="KRaft controller port on 127.0.0.1. Default: client port + 1.",
 )
 def start(data_dir: Path | None, port: int, controller_port: int | None) -> None:

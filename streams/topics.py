@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from wirewatch.settings import Settings
 
@@ -34,6 +34,11 @@ class TopicNames:
     def all(self) -> dict[str, str]:
         """Field name to topic name."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def topic_names(settings: Settings) -> TopicNames:
+    """The topic names this deployment uses (the articles topic is a setting of its own)."""
+    return replace(TopicNames(), articles=settings.articles_topic)
 
 
 # Compacted topics hold the latest value per key: the newest watchlist, not every push.

@@ -12,6 +12,8 @@ import click
 
 from wirewatch import __version__
 from wirewatch.cli.kafka import kafka
+from wirewatch.cli.run import run
+from wirewatch.cli.worker import worker
 from wirewatch.errors import WirewatchError
 
 
@@ -22,6 +24,8 @@ def cli() -> None:
 
 
 cli.add_command(kafka)
+cli.add_command(run)
+cli.add_command(worker)
 
 
 def main() -> None:

@@ -1,0 +1,119 @@
+"""The alert agent's view of the ``alerts`` package: routing a match, muting, delivering.
+
+One small adapter, so the agent speaks in three verbs (``alerts_for``, ``deliver``,
+``already_posted``) and the ``alerts`` package stays free of Kafka and Faust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from streams.records import MatchV1
+from streams.watchlists import ActiveWatchlist
+from wirewatch.settings import Settings
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What became of one alert: posted, paused (auth), parked (channel) or failed (transient)."""
+
+    kind: str
+    ts: str | None = None
+    detail: str = ""
+
+
+class Alerting:
+    """Routes matches to alerts under the active watchlist and delivers them."""
+
+    def __init__(
+        self, watchlist: ActiveWatchlist, dispatcher: Any, sink: Any, default_channel: str
+    ) -> None:
+        self._watchlist = watchlist
+        self._dispatcher = dispatcher
+        self._sink = sink
+        self._default_channel = default_channel
+
+    def alerts_for(self, match: MatchV1, story_id: str, now: datetime) -> list[Any]:
+        """One alert per channel the match's topic routes to (none if the topic is gone)."""
+        from alerts.model import Alert, make_alert_id
+
+        topic = self._topic(match.topic)
+        if topic is None:
+            return []
+        settings = topic.alert
+        channels = list(settings.channels) or [self._default_channel]
+        return [
+            Alert(
+                alert_id=make_alert_id(story_id, match.topic, channel),
+                story_id=story_id,
+                topic=match.topic,
+                topic_name=getattr(topic, "name", None) or match.topic,
+                channel=channel,
+                priority=settings.priority,
+                mention=settings.mention,
+                title=match.title,
+                link=match.link,
+                source=match.source,
+                published=match.published,
+                snippet=match.snippet,
+                highlights=[evidence.text for evidence in match.evidence],
+                evidence=[
+                    {"text": e.text, "field": e.field, "rule": e.rule} for e in match.evidence
+                ],
+                entities=[{"text": e.text, "label": e.label} for e in match.entities],
+                watchlist_version=match.watchlist_version,
+                article_id=match.article_id,
+                matched_at=match.matched_at,
+            )
+            for channel in dict.fromkeys(channels)
+        ]
+
+    def _topic(self, topic_id: str) -> Any:
+        for topic in self._watchlist.current.watchlist.topics:
+            if topic.id == topic_id:
+                return topic
+        return None
+
+    def is_muted(self, alert: Any, now: datetime) -> bool:
+        """True while the alert's topic is muted by the watchlist."""
+        topic = self._topic(alert.topic)
+        muted_until = getattr(topic.alert, "muted_until", None) if topic else None
+        return bool(muted_until and muted_until > now)
+
+    async def already_posted(self, alert: Any) -> bool:
+        """Whether Slack already shows this alert (replay after a crash between post and record)."""
+        find_posted = getattr(self._sink, "find_posted", None)
+        if find_posted is None:
+            return False
+        found = await find_posted(alert.channel, [alert.alert_id], None)
+        return alert.alert_id in found
+
+    async def deliver(self, alerts: Sequence[Any]) -> list[DeliveryResult]:
+        """Deliver through the paced dispatcher; results in input order."""
+        outcomes = await self._dispatcher.deliver_batch(list(alerts))
+        by_id = {alert.alert_id: outcome for alert, outcome in outcomes}
+        return [_result(by_id[alert.alert_id]) for alert in alerts]
+
+
+def _result(outcome: Any) -> DeliveryResult:
+    kind = str(getattr(outcome.kind, "value", outcome.kind)).lower()
+    mapped = {"posted": "posted", "auth_paused": "paused", "parked": "parked"}.get(kind, "failed")
+    detail = str(getattr(outcome, "reason", "") or getattr(outcome, "detail", "") or "")
+    return DeliveryResult(mapped, getattr(outcome, "ts", None), detail)
+
+
+def make_alerting(settings: Settings, watchlist: ActiveWatchlist) -> Alerting:
+    """The alerting adapter over the sink the settings choose (console when no credentials)."""
+    import time
+
+    from alerts.dispatch import AlertDispatcher
+    from alerts.sinks import make_sink
+
+    sink = make_sink(settings)
+    dispatcher = AlertDispatcher(sink, clock=time.monotonic)
+    return Alerting(
+        watchlist, dispatcher, sink, getattr(settings, "slack_default_channel", "#wirewatch")
+    )

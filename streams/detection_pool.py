@@ -1,0 +1,151 @@
+"""Detection off the event loop: a spawn-started process pool that loads spaCy once per process.
+
+spaCy is CPU-bound; run on the Faust event loop it would stall acks, commits, timers and rebalance
+callbacks. Each pool process loads the model in its initializer and caches one compiled
+:class:`monitors.detector.Detector` per watchlist version, so a hot-reloaded watchlist costs one
+compile per process, not one per batch. Only plain data crosses the process boundary.
+
+A batch that overruns its deadline is retried article by article, so one pathological article
+ends in the dead-letter topic instead of stalling its partition; the pool is replaced after a
+timeout because a stuck process cannot be interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_process_nlp: Any = None
+_process_detectors: dict[str, Any] = {}
+
+
+def _init_process(model_name: str) -> None:
+    global _process_nlp
+    from monitors.nlp import load_pipeline
+
+    _process_nlp = load_pipeline(model_name)
+
+
+def _ping() -> bool:
+    return _process_nlp is not None
+
+
+def _detect_in_process(
+    watchlist_yaml: str, watchlist_source: str, articles: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Run detection on plain-data articles; one failing article yields an error entry."""
+    from monitors.article import ArticleText
+    from monitors.detector import Detector
+    from monitors.watchlist import parse_watchlist
+
+    key = f"{watchlist_source}\0{watchlist_yaml}"
+    detector = _process_detectors.get(key)
+    if detector is None:
+        _process_detectors.clear()  # only the active version is worth keeping
+        detector = Detector(parse_watchlist(watchlist_yaml, watchlist_source), _process_nlp)
+        _process_detectors[key] = detector
+    texts = [ArticleText(**article) for article in articles]
+    try:
+        return [result.to_dict() for result in detector.detect_many(texts)]
+    except Exception:
+        pass
+    outcomes: list[dict[str, Any]] = []
+    for text in texts:
+        try:
+            outcomes.append(detector.detect(text).to_dict())
+        except Exception as exc:
+            outcomes.append({"error": f"{type(exc).__name__}: {exc}"[:2000]})
+    return outcomes
+
+
+@dataclass(frozen=True)
+class DetectionFailure:
+    """Why one article could not be run through detection."""
+
+    kind: str  # "timeout" or "error"
+    message: str
+
+
+class DetectionPool:
+    """Async facade over the process pool with a per-article deadline."""
+
+    def __init__(self, model_name: str, processes: int, timeout_s: float) -> None:
+        self._model_name = model_name
+        self._processes = processes
+        self._timeout_s = timeout_s
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_process,
+            initargs=(self._model_name,),
+        )
+
+    def _replace_pool(self) -> None:
+        old = self._pool
+        self._pool = self._new_pool()
+        # A process stuck on a pathological article would never finish: end it.
+        for process in list(getattr(old, "_processes", {}).values()):
+            process.kill()
+        old.shutdown(wait=False, cancel_futures=True)
+
+    def warm_up_sync(self) -> None:
+        """Start every process and load the model now, so that start-up fails fast if it can't."""
+        futures = [self._pool.submit(_ping) for _ in range(self._processes)]
+        for future in futures:
+            future.result(timeout=300)
+
+    async def _run(
+        self, watchlist_yaml: str, source: str, articles: list[dict[str, Any]], deadline: float
+    ) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._pool, _detect_in_process, watchlist_yaml, source, articles
+        )
+        return await asyncio.wait_for(future, timeout=deadline)
+
+    async def detect(
+        self, watchlist_yaml: str, source: str, articles: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any] | DetectionFailure]:
+        """Detection results in input order; a failure entry for any article that failed."""
+        batch = list(articles)
+        if not batch:
+            return []
+        try:
+            results = await self._run(watchlist_yaml, source, batch, self._timeout_s)
+        except TimeoutError:
+            self._replace_pool()
+        except concurrent.futures.process.BrokenProcessPool:
+            self._replace_pool()
+        else:
+            return [_as_outcome(result) for result in results]
+        # The batch overran or broke its pool: find the culprit one article at a time.
+        outcomes: list[dict[str, Any] | DetectionFailure] = []
+        for article in batch:
+            try:
+                (result,) = await self._run(watchlist_yaml, source, [article], self._timeout_s)
+                outcomes.append(_as_outcome(result))
+            except TimeoutError:
+                self._replace_pool()
+                message = f"detection took longer than {self._timeout_s:g}s"
+                outcomes.append(DetectionFailure("timeout", message))
+            except concurrent.futures.process.BrokenProcessPool as exc:
+                self._replace_pool()
+                outcomes.append(DetectionFailure("error", f"detection process died: {exc}"))
+        return outcomes
+
+    def close(self) -> None:
+        """Stop the pool's processes."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _as_outcome(result: dict[str, Any]) -> dict[str, Any] | DetectionFailure:
+    if "error" in result and "matches" not in result:
+        return DetectionFailure("error", str(result["error"]))
+    return result

@@ -1,0 +1,49 @@
+"""Assemble a worker process: validate everything, then hand over to Faust's worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wirewatch.settings import Settings
+
+
+def build_runtime(settings: Settings, bootstrap: str) -> Any:
+    """Validate the watchlist and the model, create topics, and build the shared runtime."""
+    from monitors.nlp import load_pipeline
+
+    from streams.alerting import make_alerting
+    from streams.detection_pool import DetectionPool
+    from streams.runtime import Runtime
+    from streams.topics import create_topics, topic_names
+    from streams.watchlists import ActiveWatchlist, load_version
+
+    watchlist = ActiveWatchlist(load_version(settings.watchlist))
+    # Load the model here first: a missing or corrupt model raises ModelError with its reason,
+    # which a pool process could only report as a dead process.
+    load_pipeline(settings.spacy_model)
+    pool = DetectionPool(
+        settings.spacy_model, settings.detect_processes, settings.detect_timeout_seconds
+    )
+    pool.warm_up_sync()
+    names = topic_names(settings)
+    create_topics(bootstrap, names, settings)
+    return Runtime(
+        settings=settings,
+        topics=names,
+        watchlist=watchlist,
+        pool=pool,
+        alerting=make_alerting(settings, watchlist),
+    )
+
+
+def build_worker(settings: Settings, loglevel: str = "info") -> Any:
+    """A ready-to-run ``faust.Worker``."""
+    from faust.worker import Worker
+
+    from streams.app import create_app
+    from wirewatch.bootstrap import resolve_bootstrap
+
+    bootstrap = resolve_bootstrap(settings)
+    runtime = build_runtime(settings, bootstrap)
+    app = create_app(settings, runtime, bootstrap)
+    return Worker(app, loglevel=loglevel)

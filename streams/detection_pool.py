@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,17 +73,28 @@ class DetectionFailure:
 class DetectionPool:
     """Async facade over the process pool with a per-article deadline."""
 
-    def __init__(self, model_name: str, processes: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        processes: int,
+        timeout_s: float,
+        detect_fn: Callable[..., list[dict[str, Any]]] | None = None,
+        init_fn: Callable[[str], None] | None = None,
+    ) -> None:
+        # detect_fn and init_fn must be importable module-level functions (spawned processes
+        # import them by name); tests substitute them to exercise the deadline logic.
         self._model_name = model_name
         self._processes = processes
         self._timeout_s = timeout_s
+        self._detect_fn = detect_fn or _detect_in_process
+        self._init_fn = init_fn or _init_process
         self._pool = self._new_pool()
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_process,
+            initializer=self._init_fn,
             initargs=(self._model_name,),
         )
 
@@ -105,9 +116,7 @@ class DetectionPool:
         self, watchlist_yaml: str, source: str, articles: list[dict[str, Any]], deadline: float
     ) -> list[dict[str, Any]]:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._pool, _detect_in_process, watchlist_yaml, source, articles
-        )
+        future = loop.run_in_executor(self._pool, self._detect_fn, watchlist_yaml, source, articles)
         return await asyncio.wait_for(future, timeout=deadline)
 
     async def detect(

@@ -38,7 +38,10 @@ class TopicNames:
 
 def topic_names(settings: Settings) -> TopicNames:
     """The topic names this deployment uses (the articles topic is a setting of its own)."""
-    return replace(TopicNames(), articles=settings.articles_topic)
+    names = TopicNames.with_prefix(settings.topic_prefix)
+    if settings.articles_topic != TopicNames().articles:
+        names = replace(names, articles=settings.articles_topic)
+    return names
 
 
 # Compacted topics hold the latest value per key: the newest watchlist, not every push.

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         default=Path("deploy/watchlists/example.yaml"),
         description="Watchlist used until one is pushed with `wirewatch watchlist push`.",
     )
+    topic_prefix: str = Field(
+        default="wirewatch",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Prefix of the pipeline's topic names (several deployments on one cluster).",
+    )
     topic_partitions: int = Field(
         default=4, ge=1, le=1024, description="Partitions of the pipeline topics (bounds workers)."
     )
@@ -72,6 +77,61 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(
         default=6066, ge=0, le=65535, description="Worker HTTP port (health, metrics); 0: none."
+    )
+    # --- the feed poller (streams/poller/) ---
+    feeds_file: Path = Field(
+        default=Path("deploy/feeds/example.yaml"), description="Feed list polled by default."
+    )
+    articles_topic: str = Field(
+        default="wirewatch.articles.v1", min_length=1, description="Topic articles go to."
+    )
+    poller_state_topic: str = Field(
+        default="wirewatch.poller-state.v1",
+        min_length=1,
+        description="Compacted topic holding validators, seen ids, back-off and feed health.",
+    )
+    allow_loopback: bool = Field(
+        default=False, description="Let feeds resolve to loopback addresses (tests, local demos)."
+    )
+    allow_private_addresses: bool = Field(
+        default=False, description="Let feeds resolve to private/link-local addresses (intranets)."
+    )
+    poll_concurrency: int = Field(default=64, ge=1, le=10_000, description="Fetches at once.")
+    poll_per_host_concurrency: int = Field(
+        default=2, ge=1, le=100, description="Fetches at once against one host."
+    )
+    poll_interval_seconds: float = Field(
+        default=900, gt=0, description="Default interval between polls of a feed."
+    )
+    poll_min_interval_seconds: float = Field(
+        default=300, gt=0, description="Shortest interval, whatever a feed's config or TTL says."
+    )
+    poll_max_interval_seconds: float = Field(
+        default=6 * 3600, gt=0, description="Longest interval, also the back-off cap."
+    )
+    fetch_connect_timeout_seconds: float = Field(default=10, gt=0, description="Connect deadline.")
+    fetch_read_timeout_seconds: float = Field(default=20, gt=0, description="Per-read deadline.")
+    fetch_total_timeout_seconds: float = Field(
+        default=60, gt=0, description="Deadline of a whole fetch, redirects and body included."
+    )
+    fetch_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Cap on a feed's decoded body size."
+    )
+    fetch_max_redirects: int = Field(default=5, ge=0, le=30, description="Redirect hops allowed.")
+    feed_error_threshold: int = Field(
+        default=5, ge=1, description="Consecutive errors after which a feed needs attention."
+    )
+    seen_retention_days: float = Field(
+        default=30, gt=0, description="How long an article id is remembered after last sight."
+    )
+    seen_max_ids: int = Field(
+        default=500_000, ge=1000, description="Cap on remembered article ids (oldest go first)."
+    )
+    poller_count: int = Field(default=1, ge=1, description="Poller processes sharing the list.")
+    poller_index: int = Field(default=0, ge=0, description="This poller's share (0-based).")
+    producer_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Extra kafka-python producer options (JSON); idempotence-breaking ones refused.",
     )
     slack_token: SecretStr | None = Field(
         default=None, description="Slack bot token (xoxb-...); or WIREWATCH_SLACK_TOKEN_FILE."

@@ -12,6 +12,7 @@ import click
 
 from wirewatch import __version__
 from wirewatch.cli.kafka import kafka
+from wirewatch.cli.poll import feeds, poll
 from wirewatch.cli.run import run
 from wirewatch.cli.worker import worker
 from wirewatch.errors import WirewatchError
@@ -24,6 +25,8 @@ def cli() -> None:
 
 
 cli.add_command(kafka)
+cli.add_command(poll)
+cli.add_command(feeds)
 cli.add_command(run)
 cli.add_command(worker)
 

@@ -166,7 +166,13 @@ def parse_feed_list(text: str, source: str = "<string>") -> tuple[FeedConfig, ..
         feed_list = FeedList.model_validate(data)
     except ValidationError as exc:
         lines = []
-        for error in exc.errors(include_input=False, include_url=False):
+        errors = exc.errors(include_input=False, include_url=False)
+        # "at least 1 item after validation" on the list is noise when its items have errors.
+        item_locs = {tuple(e["loc"][:1]) for e in errors if len(e["loc"]) > 1}
+        errors = [
+            e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in item_locs)
+        ]
+        for error in errors:
             loc = list(error["loc"])
             node = _node_at(root, loc, at_key=error["type"] == "extra_forbidden")
             line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)

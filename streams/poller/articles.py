@@ -146,7 +146,7 @@ def _first_content(entry: Mapping[str, Any]) -> str:
 
 
 def build_article(
-    entry: Mapping[str, Any],
+    entry: dict[str, Any],
     *,
     feed_url: str,
     source: str,
@@ -163,8 +163,9 @@ def build_article(
     content = plain_text(_first_content(entry), CONTENT_MAX)
     if not (link or guid or title or summary or content):
         return None
+    # dict.get: feedparser's own mapping of updated->published warns on every access.
     published = plausible_date(
-        entry.get("published_parsed") or entry.get("updated_parsed"), fetched_at
+        dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"), fetched_at
     )
     return ArticleV1(
         id=article_id(link, guid, feed_url, title, summary or content),

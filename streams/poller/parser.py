@@ -63,8 +63,9 @@ def run_parse_job(job: ParseJob) -> ParseOutcome:
         return ParseOutcome(error=f"parser failure: {_describe(exc)}")
     entries = list(parsed.get("entries") or [])
     problem = _describe(parsed.get("bozo_exception", "not well-formed")) if parsed.bozo else None
-    if problem and not entries:
-        return ParseOutcome(error=f"not a readable feed: {problem}")
+    if not entries and (problem or not parsed.get("version")):
+        # Nothing read and nothing recognised as a feed: this feed's error, never the poller's.
+        return ParseOutcome(error=f"not a readable feed: {problem or 'unknown format'}")
     feed_info = parsed.get("feed") or {}
     feed_title = plain_text(feed_info.get("title"), 200)
     source = job.name or feed_title or (urlsplit(job.feed_url).hostname or job.feed_url)

@@ -16,7 +16,7 @@ import httpcore
 from streams.poller.config import FeedConfig, select_shard
 from streams.poller.fetcher import Fetcher, FetchOptions
 from streams.poller.guard import AddressGuard, AddressPolicy, Resolver
-from streams.poller.poller import Clock, FeedPoller, PollerOptions
+from streams.poller.poller import Clock, FeedPoller, PollerOptions, SystemClock
 from streams.poller.publisher import ArticlePublisher, KafkaArticlePublisher, KafkaSender
 from streams.poller.schedule import Backoff, Intervals
 from streams.poller.state import KafkaStateBackend, StateStore, ensure_topics
@@ -106,8 +106,11 @@ def create_poller(
         kafka_publisher, kafka_state = create_kafka_parts(settings, bootstrap)
         publisher = publisher or kafka_publisher
         state = state or kafka_state
+    clock = clock or SystemClock()
     guard = AddressGuard(address_policy(settings), resolver)
-    fetcher = Fetcher(fetch_options(settings), guard, network_backend=network_backend)
+    fetcher = Fetcher(
+        fetch_options(settings), guard, network_backend=network_backend, clock=clock.now
+    )
     return FeedPoller(
         select_shard(feeds, settings.poller_count, settings.poller_index),
         fetcher=fetcher,

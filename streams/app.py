@@ -14,7 +14,9 @@ from typing import Any
 import faust
 
 from streams.agents import detect_mentions, post_alerts
+from streams.lag import watch_worker_lag
 from streams.runtime import Runtime
+from wirewatch.kafka_config import faust_credentials
 from wirewatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,11 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
         web_port=settings.web_port or 6066,
         web_bind="0.0.0.0",
         web_in_thread=False,
+        broker_credentials=faust_credentials(settings),
     )
     detect_mentions.register(app, runtime)
     post_alerts.register(app, runtime)
+    watch_worker_lag(app, runtime)
 
     @app.task
     async def follow_watchlist_pushes() -> None:

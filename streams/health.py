@@ -14,16 +14,39 @@ class WorkerHealth:
     clock: Callable[[], float] = time.monotonic
     last_beat: dict[str, float] = field(default_factory=dict)
     delivery_paused: str | None = None
+    # Records waiting on this worker's partitions (``streams.lag``); None: not measured.
+    backlog: Callable[[], int] | None = None
+    stall_seconds: float = 300.0
+    started: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.started is None:
+            self.started = self.clock()
+
+    def stalled(self, now: float) -> str | None:
+        """Why the stream counts as stalled: work waiting and no batch for ``stall_seconds``.
+
+        An idle stream (no backlog) is never stalled, however long since its last batch.
+        """
+        waiting = self.backlog() if self.backlog is not None else 0
+        if waiting <= 0:
+            return None
+        last = max(self.last_beat.values(), default=self.started or now)
+        if now - last <= self.stall_seconds:
+            return None
+        return f"{waiting} records waiting and no batch finished for {now - last:.0f}s"
 
     def beat(self, stage: str) -> None:
         """A stage finished a batch."""
         self.last_beat[stage] = self.clock()
 
     def report(self) -> dict[str, object]:
-        """Plain data; ``ok`` is false when delivery is paused by an authentication error."""
+        """Plain data; ``ok`` is false when delivery is paused (auth) or the stream is stalled."""
         now = self.clock()
+        stalled = self.stalled(now)
         return {
-            "ok": self.delivery_paused is None,
+            "ok": self.delivery_paused is None and stalled is None,
             "delivery_paused": self.delivery_paused,
+            "stalled": stalled,
             "seconds_since_batch": {k: round(now - v, 1) for k, v in self.last_beat.items()},
         }

@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+# Alert outcomes are pre-declared so every series exists (at 0) from the first scrape: an alert
+# rule on ``rate(wirewatch_alerts_total{outcome="failed"}[5m])`` must not wait for a first failure.
+ALERT_OUTCOMES = ("posted", "duplicate", "muted", "parked", "failed", "digested")
+
+LagSource = Callable[[], Mapping[tuple[str, int], int]]
+
+
+class ConsumerLagCollector(Collector):
+    """``wirewatch_consumer_lag``: records behind, per input partition, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.source: LagSource | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """One gauge sample per (topic, partition) this worker owns."""
+        family = GaugeMetricFamily(
+            "wirewatch_consumer_lag",
+            "Records on the partitions this worker owns not yet processed and committed.",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), lag in sorted((self.source or dict)().items()):
+            family.add_metric([topic, str(partition)], lag)
+        yield family
 
 
 class WorkerMetrics:
@@ -38,6 +66,20 @@ class WorkerMetrics:
             ["stage", "kind"],
             registry=self.registry,
         )
+        for outcome in ALERT_OUTCOMES:
+            self.alerts.labels(outcome=outcome)
+        self.slack_rate_limit_waits = Counter(
+            "wirewatch_slack_rate_limit_waits_total",
+            "Times Slack answered 429 (or pacing held a post back) and delivery waited.",
+            registry=self.registry,
+        )
+        self.slack_rate_limit_wait_seconds = Counter(
+            "wirewatch_slack_rate_limit_wait_seconds_total",
+            "Seconds spent waiting for Slack rate limits.",
+            registry=self.registry,
+        )
+        self.lag = ConsumerLagCollector()
+        self.registry.register(self.lag)
 
     def detected(self, count: int, seconds: float) -> None:
         """A detection batch finished."""
@@ -55,3 +97,12 @@ class WorkerMetrics:
     def dead_lettered(self, stage: str, kind: str) -> None:
         """A record was dead-lettered."""
         self.dead_letters.labels(stage=stage, kind=kind).inc()
+
+    def rate_limited(self, seconds: float) -> None:
+        """Delivery waited ``seconds`` for a Slack rate limit (hook for the alerts dispatcher)."""
+        self.slack_rate_limit_waits.inc()
+        self.slack_rate_limit_wait_seconds.inc(max(0.0, seconds))
+
+    def watch_lag(self, source: LagSource) -> None:
+        """Read consumer lag from ``source`` at each scrape (``streams.lag.faust_lag(app)``)."""
+        self.lag.source = source

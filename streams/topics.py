@@ -59,7 +59,11 @@ def create_topics(bootstrap: str, names: TopicNames, settings: Settings) -> list
     from kafka import KafkaAdminClient
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="wirewatch-topics")
+    from wirewatch.kafka_config import kafka_python_kwargs
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="wirewatch-topics", **kafka_python_kwargs(settings)
+    )
     try:
         existing = set(admin.list_topics())
         wanted = {}

@@ -1,0 +1,130 @@
+"""Logging for every command: text lines or one JSON object per event, always one line a record.
+
+``configure_logging(level, fmt)`` is called once by each command. Whatever the format, a record's
+message has CR/LF and terminal control sequences replaced, so a feed headline carrying a newline
+and a fake log line, or an escape that repaints the terminal, stays inside its own record.
+Secrets are never passed to loggers (they are ``SecretStr`` in the settings); as a second line
+of defence, values that look like Slack tokens or webhook URLs are masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+# CSI/OSC escape sequences first (so their parameters go too), then any other C0/C1 control.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SECRETS = re.compile(
+    r"xox[abposre]-[A-Za-z0-9-]+|https://hooks\.slack\.com/[^\s\"']+", re.IGNORECASE
+)
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def clean(text: str) -> str:
+    """One safe line: escapes removed, other control characters shown as spaces, secrets masked."""
+    text = _ESCAPES.sub("", text)
+    text = _CONTROLS.sub(" ", text)
+    return _SECRETS.sub("[redacted]", text)
+
+
+class SafeTextFormatter(logging.Formatter):
+    """The classic text format, with the whole record (traceback included) on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format, then collapse to one clean line (a traceback's lines joined by `` | ``)."""
+        return clean(super().format(record).replace("\n", " | "))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``ts``, ``level``, ``logger``, ``msg``, extras, ``exc``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialise ``record``; ``json.dumps`` escapes any newline left in a value."""
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": clean(record.getMessage()),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = clean(value) if isinstance(value, str) else _plain(value)
+        if record.exc_info:
+            entry["exc"] = clean(self.formatException(record.exc_info).replace("\n", " | "))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    return clean(str(value))
+
+
+def make_formatter(fmt: Literal["text", "json"]) -> logging.Formatter:
+    """The formatter for ``fmt``."""
+    if fmt == "json":
+        return JsonFormatter()
+    return SafeTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_logging(
+    level: str | int = "INFO",
+    fmt: Literal["text", "json"] = "text",
+    stream: TextIO | None = None,
+) -> None:
+    """Send every record of the process to ``stream`` (stderr) in ``fmt``, at ``level``.
+
+    Replaces handlers installed before (``logging.basicConfig`` by a library, Faust's own set-up)
+    on the root logger, so each event is written exactly once.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(make_formatter(fmt))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    # kafka-python narrates every reconnect at INFO/WARNING; our own records say what matters.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+
+
+def settings_log_format() -> Literal["text", "json"]:
+    """``WIREWATCH_LOG_FORMAT`` without validating the other settings (logging comes first)."""
+    import os
+
+    value = os.environ.get("WIREWATCH_LOG_FORMAT", "text").strip().lower()
+    return "json" if value == "json" else "text"
+
+
+def dict_config(level: str | int = "INFO", fmt: Literal["text", "json"] = "text") -> dict[str, Any]:
+    """The same set-up as a ``logging.config.dictConfig`` dict.
+
+    For Faust's worker, which configures logging itself when it starts:
+    ``faust.Worker(app, loglevel=level, logging_config=dict_config(level, fmt))``.
+    """
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter}
+        if fmt == "json"
+        else {"()": SafeTextFormatter, "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    )
+    level_name = level.upper() if isinstance(level, str) else logging.getLevelName(level)
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"wirewatch": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "wirewatch",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level_name, "handlers": ["default"]},
+        "loggers": {"kafka": {"level": "ERROR"}},
+    }

@@ -11,9 +11,12 @@ import sys
 import click
 
 from wirewatch import __version__
+from wirewatch.cli.config import config
+from wirewatch.cli.healthcheck import healthcheck
 from wirewatch.cli.kafka import kafka
 from wirewatch.cli.poll import feeds, poll
 from wirewatch.cli.run import run
+from wirewatch.cli.topics import topics
 from wirewatch.cli.worker import worker
 from wirewatch.errors import WirewatchError
 
@@ -29,6 +32,9 @@ cli.add_command(poll)
 cli.add_command(feeds)
 cli.add_command(run)
 cli.add_command(worker)
+cli.add_command(healthcheck)
+cli.add_command(config)
+cli.add_command(topics)
 
 
 def main() -> None:

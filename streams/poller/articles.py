@@ -16,10 +16,9 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from streams.records import ArticleV1
 
@@ -92,20 +91,42 @@ _SPACE = re.compile(r"\s+")
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064]")
 
 
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML fragment; script/style bodies are dropped."""
+
+    _SKIPPED = frozenset({"script", "style", "noscript", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self._skipping += 1
+        # Tags separate words ("<p>a</p><p>b</p>" is "a b"); spaces are collapsed afterwards.
+        self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED and self._skipping:
+            self._skipping -= 1
+        self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
 def plain_text(markup: str | None, limit: int | None = None) -> str:
     """Text of an HTML fragment: tags, scripts and styles dropped, entities decoded, one line."""
     if not markup:
         return ""
     text = markup
     if "<" in text or "&" in text:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-            soup = BeautifulSoup(text, "html.parser")
-        for element in soup(["script", "style", "noscript", "template"]):
-            element.decompose()
-        text = soup.get_text(" ")
+        extractor = _TextExtractor()
+        extractor.feed(text)
+        extractor.close()
+        text = "".join(extractor.parts)
     text = _SPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
+from typing import Any
 
 import httpcore
 
@@ -59,10 +60,15 @@ def address_policy(settings: Settings) -> AddressPolicy:
 
 
 def create_kafka_parts(
-    settings: Settings, bootstrap: str
+    settings: Settings, bootstrap: str, client_options: Mapping[str, Any] | None = None
 ) -> tuple[KafkaArticlePublisher, StateStore]:
-    """The article publisher and the state store, sharing one idempotent producer."""
-    sender = KafkaSender(bootstrap, settings.producer_options)
+    """The article publisher and the state store, sharing one idempotent producer.
+
+    ``client_options`` (e.g. security settings in kafka-python's spelling) go to every client:
+    producer, state consumer, admin.
+    """
+    common = dict(client_options or {})
+    sender = KafkaSender(bootstrap, {**common, **settings.producer_options})
     publisher = KafkaArticlePublisher(sender, settings.articles_topic)
     prepare = functools.partial(
         ensure_topics,
@@ -71,8 +77,11 @@ def create_kafka_parts(
         state_topic=settings.poller_state_topic,
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
+        client_options=common,
     )
-    backend = KafkaStateBackend(sender, bootstrap, settings.poller_state_topic, prepare=prepare)
+    backend = KafkaStateBackend(
+        sender, bootstrap, settings.poller_state_topic, prepare=prepare, client_options=common
+    )
     state = StateStore(
         backend,
         retention_s=settings.seen_retention_days * 86400,
@@ -93,6 +102,7 @@ def create_poller(
     clock: Clock | None = None,
     rng: random.Random | None = None,
     parse_executor: Executor | None = None,
+    client_options: Mapping[str, Any] | None = None,
 ) -> FeedPoller:
     """A poller for this process's share of ``feeds`` (``poller_count``/``poller_index``).
 
@@ -103,7 +113,7 @@ def create_poller(
         if bootstrap is None:
             msg = "create_poller needs a Kafka bootstrap, or both a publisher and a state store"
             raise ValueError(msg)
-        kafka_publisher, kafka_state = create_kafka_parts(settings, bootstrap)
+        kafka_publisher, kafka_state = create_kafka_parts(settings, bootstrap, client_options)
         publisher = publisher or kafka_publisher
         state = state or kafka_state
     clock = clock or SystemClock()

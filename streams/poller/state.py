@@ -15,10 +15,11 @@ retention old, which keeps the write volume low.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -92,18 +93,25 @@ class KafkaStateBackend:
         bootstrap: str,
         topic: str,
         prepare: Callable[[], object] | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.sender = sender
         self.bootstrap = bootstrap
         self.topic = topic
         self._prepare = prepare
+        self._client_options = dict(client_options or {})
 
     async def load(self) -> list[tuple[str, bytes | None]]:
         """Create the topics if needed (``prepare``), then read the topic to its current end."""
         loop = asyncio.get_running_loop()
         if self._prepare is not None:
             await loop.run_in_executor(None, self._prepare)
-        return await loop.run_in_executor(None, read_state_topic, self.bootstrap, self.topic)
+        return await loop.run_in_executor(
+            None,
+            functools.partial(
+                read_state_topic, self.bootstrap, self.topic, client_options=self._client_options
+            ),
+        )
 
     async def write(self, records: Sequence[tuple[str, bytes | None]]) -> None:
         """Write and wait for acknowledgement."""
@@ -117,9 +125,15 @@ class KafkaStateBackend:
 
 
 def read_state_topic(
-    bootstrap: str, topic: str, timeout_s: float = 60.0
+    bootstrap: str,
+    topic: str,
+    timeout_s: float = 60.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, bytes | None]]:
-    """Every record of the (single-partition) state topic, oldest first; [] if it is new."""
+    """Every record of the (single-partition) state topic, oldest first; [] if it is new.
+
+    ``client_options`` are extra kafka-python options (security: SSL/SASL).
+    """
     import time
 
     from kafka import KafkaConsumer, TopicPartition
@@ -130,6 +144,7 @@ def read_state_topic(
         group_id=None,
         client_id="wirewatch-poller-state",
         consumer_timeout_ms=1000,
+        **dict(client_options or {}),
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -265,7 +280,13 @@ class StateStore:
 
 
 def ensure_topics(
-    bootstrap: str, *, articles_topic: str, state_topic: str, partitions: int, replication: int
+    bootstrap: str,
+    *,
+    articles_topic: str,
+    state_topic: str,
+    partitions: int,
+    replication: int,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create the articles topic and the compacted single-partition state topic if missing."""
     import contextlib
@@ -273,7 +294,11 @@ def ensure_topics(
     from kafka import KafkaAdminClient
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="wirewatch-poller-topics")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="wirewatch-poller-topics",
+        **dict(client_options or {}),
+    )
     try:
         existing = set(admin.list_topics())
         wanted: dict[str, dict[str, Any]] = {}

@@ -46,7 +46,16 @@ def poll(feeds_file: Path | None, once: bool) -> None:
     settings = load_settings()
     feeds = load_feed_list(feeds_file or settings.feeds_file)
     bootstrap = resolve_bootstrap(settings)
-    poller = create_poller(settings, feeds, bootstrap=bootstrap)
+    executor = None
+    if settings.poll_parse_processes:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: kafka-python's producer threads must never be forked into a parser process.
+        executor = ProcessPoolExecutor(
+            settings.poll_parse_processes, mp_context=multiprocessing.get_context("spawn")
+        )
+    poller = create_poller(settings, feeds, bootstrap=bootstrap, parse_executor=executor)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -69,6 +78,8 @@ def poll(feeds_file: Path | None, once: bool) -> None:
         finally:
             # SIGTERM path: state written, producer flushed, connections closed.
             await poller.close()
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
 
     raise SystemExit(asyncio.run(main()))
 

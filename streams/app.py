@@ -38,7 +38,7 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
         producer_acks=-1,
         web_enabled=settings.web_port != 0,
         web_port=settings.web_port or 6066,
-        web_bind="0.0.0.0",
+        web_bind=settings.web_bind,
         web_in_thread=False,
         broker_credentials=faust_credentials(settings),
     )

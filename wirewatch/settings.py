@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     web_port: int = Field(
         default=6066, ge=0, le=65535, description="Worker HTTP port (health, metrics); 0: none."
     )
+    web_bind: str = Field(
+        default="127.0.0.1",
+        description="Address the health/metrics servers listen on (0.0.0.0 inside containers).",
+    )
     # --- the feed poller (streams/poller/) ---
     feeds_file: Path = Field(
         default=Path("deploy/feeds/example.yaml"), description="Feed list polled by default."

@@ -182,6 +182,24 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="Slack Web API base URL (tests: loopback)."
     )
+    slack_default_channel: str = Field(
+        default="#wirewatch", min_length=1, description="Channel for topics that name none."
+    )
+    slack_pace_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="Least time between two posts to one channel."
+    )
+    slack_digest_threshold: int = Field(
+        default=5, ge=1, le=1000, description="More alerts than this for a channel: one digest."
+    )
+    slack_max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of a Slack call on 5xx or lost connections."
+    )
+    slack_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Deadline of one Slack API call."
+    )
+    slack_auth_probe_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="While auth fails, try one post this often."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -229,7 +229,7 @@ class PollerTelemetry:
 
         poller.poll_once = poll_once_observed
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> int:
+    def serve(self, port: int, host: str = "127.0.0.1") -> int:
         """Serve ``/metrics`` and ``/health`` on ``host:port`` (0: any free port); return it."""
         handler = type("PollerTelemetryHandler", (_Handler,), {"telemetry": self})
         self.server = http.server.ThreadingHTTPServer((host, port), handler)
@@ -252,5 +252,5 @@ def serve_poller_telemetry(poller: Any, settings: Settings) -> PollerTelemetry:
     telemetry = PollerTelemetry(settings)
     telemetry.observe(poller)
     if settings.poller_web_port:
-        telemetry.serve(settings.poller_web_port)
+        telemetry.serve(settings.poller_web_port, settings.web_bind)
     return telemetry

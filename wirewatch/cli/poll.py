@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import os
 import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,13 +22,11 @@ _feeds_option = click.option(
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # kafka-python narrates every reconnect at INFO/WARNING; our own records say what matters.
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    from wirewatch.logs import configure_logging, settings_log_format
+
+    # One record per event (text or JSON: WIREWATCH_LOG_FORMAT), before the settings are read so
+    # that their errors are logged the same way; kafka-python's reconnect chatter is silenced.
+    configure_logging(os.environ.get("WIREWATCH_LOG_LEVEL", "INFO"), settings_log_format())
 
 
 @click.command()
@@ -55,7 +52,18 @@ def poll(feeds_file: Path | None, once: bool) -> None:
         executor = ProcessPoolExecutor(
             settings.poll_parse_processes, mp_context=multiprocessing.get_context("spawn")
         )
-    poller = create_poller(settings, feeds, bootstrap=bootstrap, parse_executor=executor)
+    from streams.poller_metrics import serve_poller_telemetry
+    from wirewatch.kafka_config import kafka_python_kwargs
+
+    poller = create_poller(
+        settings,
+        feeds,
+        bootstrap=bootstrap,
+        parse_executor=executor,
+        client_options=kafka_python_kwargs(settings),
+    )
+    # /metrics and /health on WIREWATCH_POLLER_WEB_PORT (what `wirewatch healthcheck` asks).
+    telemetry = None if once else serve_poller_telemetry(poller, settings)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -78,6 +86,8 @@ def poll(feeds_file: Path | None, once: bool) -> None:
         finally:
             # SIGTERM path: state written, producer flushed, connections closed.
             await poller.close()
+            if telemetry is not None:
+                telemetry.close()
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
 

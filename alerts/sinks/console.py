@@ -21,7 +21,8 @@ def mrkdwn_to_console(text: str) -> str:
     text = _LINK.sub(lambda m: f"{m.group(2)} ({html.unescape(m.group(1))})", text)
     text = _DATE.sub(r"\1", text)
     text = _SPECIAL.sub(lambda m: "@" + m.group(1).split("^")[0], text)
-    return html.unescape(text)
+    # Feed text never holds a real "*" (formatting neutralises it), so these are our bold marks.
+    return html.unescape(text.replace("*", ""))
 
 
 class ConsoleSink:

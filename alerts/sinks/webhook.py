@@ -41,7 +41,7 @@ class SlackWebhookSink:
         self.rate_limit = PacedRateLimitHandler(rate_limit_retries, sleep)
         self._client = AsyncWebhookClient(
             url=secret,
-            timeout=int(max(1, timeout)),
+            timeout=timeout,  # type: ignore[arg-type]  # aiohttp takes float seconds
             logger=sdk_logger(),
             retry_handlers=[self.rate_limit],
         )

@@ -11,6 +11,7 @@ import sys
 import click
 
 from wirewatch import __version__
+from wirewatch.cli.alert import alert
 from wirewatch.cli.config import config
 from wirewatch.cli.healthcheck import healthcheck
 from wirewatch.cli.kafka import kafka
@@ -27,6 +28,7 @@ def cli() -> None:
     """Wirewatch: watch news feeds for the stories you care about and alert Slack, exactly once."""
 
 
+cli.add_command(alert)
 cli.add_command(kafka)
 cli.add_command(poll)
 cli.add_command(feeds)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -106,3 +107,22 @@ class WorkerMetrics:
     def watch_lag(self, source: LagSource) -> None:
         """Read consumer lag from ``source`` at each scrape (``streams.lag.faust_lag(app)``)."""
         self.lag.source = source
+
+
+def metered_sleep(
+    metrics: WorkerMetrics, sleep: Callable[[float], Awaitable[Any]] | None = None
+) -> Callable[[float], Awaitable[Any]]:
+    """An ``asyncio.sleep`` that counts each wait as a Slack rate-limit wait.
+
+    For ``alerts.dispatch.AlertDispatcher(sleep=...)``, whose only sleeps are per-channel pacing
+    and ``Retry-After`` waits.
+    """
+    import asyncio
+
+    real_sleep = sleep or asyncio.sleep
+
+    async def wait(seconds: float) -> Any:
+        metrics.rate_limited(seconds)
+        return await real_sleep(seconds)
+
+    return wait

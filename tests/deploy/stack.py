@@ -1,0 +1,207 @@
+"""Run ``docker-compose.yml``'s application services as local processes (no Docker engine here).
+
+Each service's ``command`` runs as ``python -m wirewatch <command>`` with the service's
+``environment``, translated to this machine the way Compose would wire it inside containers:
+
+- the broker's in-network address (``kafka:9092``) becomes the local test broker's bootstrap;
+- container paths of bind mounts (``./deploy/feeds:/etc/wirewatch/feeds:ro``) become the host
+  paths, tmpfs paths become fresh temporary folders;
+- ``/run/secrets/<name>`` becomes a temporary file holding the secret the test chose.
+
+What a container gives for free and one host cannot is overridden explicitly and listed by the
+caller (``overrides``): its own ports, and, on a broker shared with other tests, unique topic
+names and app id. Health checks run the service's own ``healthcheck.test`` the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+KAFKA_SERVICE_ADDRESS = "kafka:9092"
+
+
+def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
+    """The Compose file as data (YAML merge keys ``<<`` resolved, as Compose resolves them)."""
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def application_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Services built from this repository (the ones that run ``wirewatch``)."""
+    return {name: svc for name, svc in compose["services"].items() if "build" in svc}
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def _bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    mounts = {}
+    for volume in service.get("volumes") or []:
+        source, target, *_ = str(volume).split(":")
+        if source.startswith("."):
+            mounts[target] = (REPO_ROOT / source).resolve()
+    return mounts
+
+
+@dataclass
+class ServiceProcess:
+    """One Compose service translated to a local process."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    healthcheck: list[str] | None
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    peak_rss_kb: dict[int, int] = field(default_factory=dict)
+
+    def start(self) -> ServiceProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    def run_to_completion(self, timeout_s: float) -> int:
+        """Run a one-shot service (``restart: "no"``) and return its exit code."""
+        self.start()
+        assert self.process is not None
+        return self.process.wait(timeout=timeout_s)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check_health(self, timeout_s: float = 30) -> subprocess.CompletedProcess[str]:
+        """Run the service's own health check command once."""
+        assert self.healthcheck is not None, f"{self.name} has no health check"
+        return subprocess.run(
+            self.healthcheck,
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+
+    def sample_rss(self) -> None:
+        """Remember the peak resident memory of the process and its children (Linux /proc)."""
+        if self.process is None:
+            return
+        for pid in [self.process.pid, *_children(self.process.pid)]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    kb = int(line.split()[1])
+                    self.peak_rss_kb[pid] = max(self.peak_rss_kb.get(pid, 0), kb)
+
+    def stop(self, timeout_s: float = 60) -> int | None:
+        """SIGTERM (what ``docker compose stop`` sends), then SIGKILL after ``timeout_s``."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            for child in map(int, text):
+                found += [child, *_children(child)]
+    except OSError:
+        pass
+    return found
+
+
+def translate_service(
+    compose: dict[str, Any],
+    name: str,
+    *,
+    bootstrap: str,
+    work_dir: Path,
+    secrets: dict[str, str],
+    overrides: dict[str, str],
+) -> ServiceProcess:
+    """``name``'s command, environment and health check as a local process (see module doc)."""
+    service = compose["services"][name]
+    mounts = _bind_mounts(service)
+    tmpfs = {str(t).split(":")[0] for t in service.get("tmpfs") or []}
+    secret_files = {}
+    for secret in service.get("secrets") or []:
+        secret_name = secret if isinstance(secret, str) else secret["source"]
+        path = work_dir / "secrets" / secret_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets[secret_name])
+        path.chmod(0o600)
+        secret_files[f"/run/secrets/{secret_name}"] = path
+
+    def translate(value: str) -> str:
+        value = value.replace(KAFKA_SERVICE_ADDRESS, bootstrap)
+        if value in secret_files:
+            return str(secret_files[value])
+        for target, source in mounts.items():
+            if value == target or value.startswith(target + "/"):
+                return str(source) + value[len(target) :]
+        for target in tmpfs:
+            if value == target or value.startswith(target + "/"):
+                local = work_dir / name / target.strip("/").replace("/", "_")
+                local.mkdir(parents=True, exist_ok=True)
+                return str(local) + value[len(target) :]
+        return value
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    env.update({k: translate(v) for k, v in _environment(service).items()})
+    env.update(overrides)
+    wirewatch = [sys.executable, "-m", "wirewatch"]
+    command = [translate(str(part)) for part in service["command"]]
+    healthcheck = None
+    test = (service.get("healthcheck") or {}).get("test")
+    if test:
+        assert test[0] == "CMD" and test[1] == "wirewatch", test
+        healthcheck = [*wirewatch, *(translate(str(p)) for p in test[2:])]
+    return ServiceProcess(
+        name=name,
+        argv=[*wirewatch, *command],
+        env=env,
+        healthcheck=healthcheck,
+        log_path=work_dir / f"{name}.log",
+    )
+
+
+def wait_until(predicate: Any, timeout_s: float, interval_s: float = 1.0, what: str = "") -> None:
+    """Poll ``predicate`` until it is true; fail with ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(interval_s)

@@ -1,0 +1,169 @@
+"""``docker-compose.yml`` run for real, without Docker: each application service as a local process.
+
+The services' own commands, environments and health checks (``tests/deploy/stack.py`` translates
+Compose's addresses, mounts and secrets to this machine) run against the real test broker, a
+loopback feed server serving the bundled demo feed and a loopback Slack server. The stack must
+come up healthy, turn the served feed entries into Slack alerts, expose the metric series
+deploy/README.md documents, and stop cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.deploy.stack import (
+    REPO_ROOT,
+    ServiceProcess,
+    application_services,
+    load_compose,
+    translate_service,
+    wait_until,
+)
+from tests.feedserver import FeedServer
+from tests.slackserver import VALID_TOKEN, SlackServer
+from wirewatch.localkafka import free_port
+
+DEMO_FEED_DIR = REPO_ROOT / "deploy" / "feeds" / "demo"
+DEMO_TITLES = (
+    "six-month pause",
+    "moratorium on giant AI",
+    "GPUs for a generative AI project",
+)
+
+# What one host cannot give each service the way a container does, and test speed.
+POLLER_SERIES = {
+    "wirewatch_feed_polls",
+    "wirewatch_feed_errors",
+    "wirewatch_articles_published",
+    "wirewatch_poll_cycle_seconds",
+    "wirewatch_feeds",
+}
+WORKER_SERIES = {
+    "wirewatch_articles_detected",
+    "wirewatch_detection_batch_seconds",
+    "wirewatch_matches",
+    "wirewatch_alerts",
+    "wirewatch_slack_rate_limit_waits",
+    "wirewatch_consumer_lag",
+}
+
+
+Series = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def scrape(port: int) -> Series:
+    """Series name (without ``_total``) to its samples, from ``/metrics`` on loopback."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10, trust_env=False).text
+    series: Series = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name = sample.name.removesuffix("_total")
+            series.setdefault(name, []).append((sample.labels, sample.value))
+    return series
+
+
+def value(series: Series, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples whose labels include ``labels``."""
+    samples = series.get(name, [])
+    return sum(v for lab, v in samples if all(lab.get(k) == w for k, w in labels.items()))
+
+
+def healthy(service: ServiceProcess) -> bool:
+    assert service.alive(), f"{service.name} exited:\n{service.log()[-3000:]}"
+    return service.check_health().returncode == 0
+
+
+def alert_posts(slack: SlackServer) -> list[str]:
+    texts = []
+    for post in slack.posts():
+        text = " ".join([post.text or "", str(post.blocks or "")])
+        if any(title in text for title in DEMO_TITLES):
+            texts.append(text)
+    return texts
+
+
+@pytest.mark.kafka
+@pytest.mark.model
+def test_compose_services_run_healthy_and_alert(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    compose = load_compose()
+    services = application_services(compose)
+    assert set(services) == {"topics", "poller", "worker"}
+    with FeedServer(root=DEMO_FEED_DIR) as feed_server, SlackServer() as slack:
+        feeds_file = tmp_path / "feeds.yaml"
+        feeds_file.write_text(
+            "feeds:\n"
+            f"  - url: {feed_server.file_url('wirewatch-demo.xml')}\n"
+            "    name: Wirewatch demo wire\n"
+        )
+        worker_port, poller_port = free_port(), free_port()
+        overrides = {
+            # A container has its own ports and network; here every process shares one host.
+            "WIREWATCH_WEB_PORT": str(worker_port),
+            "WIREWATCH_POLLER_WEB_PORT": str(poller_port),
+            "WIREWATCH_WEB_BIND": "127.0.0.1",
+            # The test broker is shared with other tests: names of our own.
+            "WIREWATCH_APP_ID": unique_name,
+            "WIREWATCH_TOPIC_PREFIX": unique_name,
+            "WIREWATCH_ARTICLES_TOPIC": f"{unique_name}.articles.v1",
+            "WIREWATCH_POLLER_STATE_TOPIC": f"{unique_name}.poller-state.v1",
+            # Loopback feed and Slack servers instead of the internet.
+            "WIREWATCH_FEEDS_FILE": str(feeds_file),
+            "WIREWATCH_ALLOW_LOOPBACK": "true",
+            "WIREWATCH_SLACK_API_URL": slack.api_url,
+            "WIREWATCH_SLACK_DEFAULT_CHANNEL": "#wirewatch",
+            # Poll again within seconds so the second poll is a conditional GET (304).
+            "WIREWATCH_POLL_INTERVAL_SECONDS": "2",
+            "WIREWATCH_POLL_MIN_INTERVAL_SECONDS": "1",
+            "WIREWATCH_POLL_MAX_INTERVAL_SECONDS": "2",
+            "WIREWATCH_DETECT_BATCH_SECONDS": "0.2",
+        }
+        processes = {
+            name: translate_service(
+                compose,
+                name,
+                bootstrap=kafka_bootstrap,
+                work_dir=tmp_path,
+                secrets={"slack_token": VALID_TOKEN},
+                overrides=overrides,
+            )
+            for name in services
+        }
+        topics = processes["topics"]
+        assert topics.run_to_completion(timeout_s=180) == 0, topics.log()[-3000:]
+        worker, poller = processes["worker"].start(), processes["poller"].start()
+        try:
+            wait_until(lambda: healthy(poller), 120, 2, "the poller's health check")
+            wait_until(lambda: healthy(worker), 300, 2, "the worker's health check")
+            wait_until(lambda: alert_posts(slack), 180, 1, "an alert in the Slack server")
+            poller_metrics = scrape(poller_port)
+            wait_until(
+                lambda: value(scrape(poller_port), "wirewatch_feed_polls", outcome="not_modified"),
+                60,
+                1,
+                "a 304 on the second poll",
+            )
+            worker_metrics = scrape(worker_port)
+            for service in (worker, poller):
+                service.sample_rss()
+            assert healthy(worker) and healthy(poller)
+        finally:
+            codes = {name: processes[name].stop() for name in ("poller", "worker")}
+        logs = f"worker:\n{worker.log()[-3000:]}\npoller:\n{poller.log()[-3000:]}"
+        assert codes == {"poller": 0, "worker": 0}, logs
+
+    # Every alert came with the bot token from the secret file and names a demo story.
+    assert all(post.authorized for post in slack.posts())
+    # (c) the documented series exist and count what happened.
+    assert set(poller_metrics) >= POLLER_SERIES, sorted(poller_metrics)
+    assert value(poller_metrics, "wirewatch_articles_published") >= 4
+    assert value(poller_metrics, "wirewatch_feed_polls", outcome="articles") >= 1
+    assert set(worker_metrics) >= WORKER_SERIES, sorted(worker_metrics)
+    assert value(worker_metrics, "wirewatch_articles_detected") >= 4
+    assert value(worker_metrics, "wirewatch_alerts", outcome="posted") >= 1
+    assert value(worker_metrics, "wirewatch_matches") >= 1

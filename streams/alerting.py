@@ -35,41 +35,44 @@ class Alerting:
         self._dispatcher = dispatcher
         self._sink = sink
         self._default_channel = default_channel
+        self._last_posted: dict[tuple[str, str], datetime] = {}
 
     def alerts_for(self, match: MatchV1, story_id: str, now: datetime) -> list[Any]:
         """One alert per channel the match's topic routes to (none if the topic is gone)."""
-        from alerts.model import Alert, make_alert_id
+        from alerts.model import EntityItem, EvidenceItem
+        from alerts.routing import MatchedArticle, route_match
 
         topic = self._topic(match.topic)
         if topic is None:
             return []
-        settings = topic.alert
-        channels = list(settings.channels) or [self._default_channel]
-        return [
-            Alert(
-                alert_id=make_alert_id(story_id, match.topic, channel),
-                story_id=story_id,
-                topic=match.topic,
-                topic_name=getattr(topic, "name", None) or match.topic,
-                channel=channel,
-                priority=settings.priority,
-                mention=settings.mention,
-                title=match.title,
-                link=match.link,
-                source=match.source,
-                published=match.published,
-                snippet=match.snippet,
-                highlights=[evidence.text for evidence in match.evidence],
-                evidence=[
-                    {"text": e.text, "field": e.field, "rule": e.rule} for e in match.evidence
-                ],
-                entities=[{"text": e.text, "label": e.label} for e in match.entities],
-                watchlist_version=match.watchlist_version,
-                article_id=match.article_id,
-                matched_at=match.matched_at,
-            )
-            for channel in dict.fromkeys(channels)
-        ]
+        article = MatchedArticle(
+            article_id=match.article_id,
+            topic=match.topic,
+            topic_name=getattr(topic, "name", None) or match.topic,
+            title=match.title,
+            link=match.link,
+            source=match.source,
+            published=match.published,
+            snippet=match.snippet,
+            evidence=tuple(
+                EvidenceItem(text=e.text, field=e.field, rule=e.rule) for e in match.evidence
+            ),
+            entities=tuple(EntityItem(text=e.text, label=e.label) for e in match.entities),
+            watchlist_version=match.watchlist_version,
+            matched_at=match.matched_at,
+        )
+        # Muting is decided by the caller (it records a "muted" outcome), so route unmuted here.
+        settings = self._alert_settings(topic).model_copy(update={"muted_until": None})
+        return route_match(
+            article, settings, story_id=story_id, default_channel=self._default_channel, now=now
+        )
+
+    def _alert_settings(self, topic: Any) -> Any:
+        from alerts.routing import TopicAlertSettings
+
+        alert = topic.alert
+        data = alert.model_dump() if hasattr(alert, "model_dump") else dict(vars(alert))
+        return TopicAlertSettings.model_validate(data)
 
     def _topic(self, topic_id: str) -> Any:
         for topic in self._watchlist.current.watchlist.topics:
@@ -79,9 +82,21 @@ class Alerting:
 
     def is_muted(self, alert: Any, now: datetime) -> bool:
         """True while the alert's topic is muted by the watchlist."""
+        from alerts.routing import is_muted
+
         topic = self._topic(alert.topic)
-        muted_until = getattr(topic.alert, "muted_until", None) if topic else None
-        return bool(muted_until and muted_until > now)
+        return topic is not None and is_muted(self._alert_settings(topic), now)
+
+    def cooldown_allows(self, alert: Any, now: datetime) -> bool:
+        """False while the topic's cooldown for this channel runs (operators asked for quiet)."""
+        topic = self._topic(alert.topic)
+        cooldown = self._alert_settings(topic).cooldown if topic is not None else None
+        last = self._last_posted.get((alert.topic, alert.channel))
+        return not cooldown or last is None or now - last >= cooldown
+
+    def note_posted(self, alert: Any, now: datetime) -> None:
+        """Start the cooldown of the alert's (topic, channel)."""
+        self._last_posted[(alert.topic, alert.channel)] = now
 
     async def already_posted(self, alert: Any) -> bool:
         """Whether Slack already shows this alert (replay after a crash between post and record)."""
@@ -99,10 +114,9 @@ class Alerting:
 
 
 def _result(outcome: Any) -> DeliveryResult:
-    kind = str(getattr(outcome.kind, "value", outcome.kind)).lower()
+    kind = str(outcome.kind.value)
     mapped = {"posted": "posted", "auth_paused": "paused", "parked": "parked"}.get(kind, "failed")
-    detail = str(getattr(outcome, "reason", "") or getattr(outcome, "detail", "") or "")
-    return DeliveryResult(mapped, getattr(outcome, "ts", None), detail)
+    return DeliveryResult(mapped, outcome.ts, outcome.reason)
 
 
 def make_alerting(settings: Settings, watchlist: ActiveWatchlist) -> Alerting:

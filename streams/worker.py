@@ -10,7 +10,6 @@ from wirewatch.settings import Settings
 def build_runtime(settings: Settings, bootstrap: str) -> Any:
     """Validate the watchlist and the model, create topics, and build the shared runtime."""
     from monitors.nlp import load_pipeline
-
     from streams.alerting import make_alerting
     from streams.detection_pool import DetectionPool
     from streams.runtime import Runtime

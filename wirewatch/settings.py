@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     )
     producer_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
-        description="Extra kafka-python producer options (JSON); idempotence-breaking ones refused.",
+        description="Extra kafka-python producer options (JSON); idempotence breakers refused.",
     )
     slack_token: SecretStr | None = Field(
         default=None, description="Slack bot token (xoxb-...); or WIREWATCH_SLACK_TOKEN_FILE."
@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     )
     slack_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="Deadline of one Slack API call."
+    )
+    console_verbose: bool = Field(
+        default=False, description="Console alerts also print the exact Slack payload."
     )
     slack_auth_probe_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="While auth fails, try one post this often."

@@ -115,6 +115,28 @@ def register(app: faust.App, runtime: Runtime) -> Any:
         await dead_letters.send(key=alert.alert_id.encode(), value=record.to_json())
         runtime.metrics.dead_lettered("alert", kind)
 
+    async def admit(alert: Any, now: datetime, pending: list[tuple[Any, Any]]) -> bool:
+        """Whether to deliver ``alert``; when not, record why (an outcome per decision)."""
+        state = posted_alerts.get(alert.alert_id) or {}
+        if state.get("status") == "posted":
+            await record_outcome(alert, "duplicate")
+            return False
+        if any(queued.alert_id == alert.alert_id for _, queued in pending):
+            await record_outcome(alert, "duplicate", "same batch")
+            return False
+        if runtime.alerting.is_muted(alert, now):
+            await record_outcome(alert, "muted")
+            return False
+        if not runtime.alerting.cooldown_allows(alert, now):
+            await record_outcome(alert, "cooldown")
+            return False
+        # A pending mark means a crash between post and record: ask Slack before posting again.
+        if state.get("status") == "pending" and await runtime.alerting.already_posted(alert):
+            posted_alerts[alert.alert_id] = {"status": "posted", "ts": None}
+            await record_outcome(alert, "duplicate", "found in Slack on replay")
+            return False
+        return True
+
     @app.agent(matches, name="post_alerts", concurrency=1)
     async def post_alerts(stream: Any) -> None:
         async for events in stream.take_events(
@@ -138,26 +160,10 @@ def register(app: faust.App, runtime: Runtime) -> Any:
                     )
                     stories[f"{match.topic}|{story.story_id}"] = story.to_dict()
                     for alert in runtime.alerting.alerts_for(match, story.story_id, now):
-                        state = posted_alerts.get(alert.alert_id)
-                        if state and state.get("status") == "posted":
-                            await record_outcome(alert, "duplicate")
-                            continue
-                        if runtime.alerting.is_muted(alert, now):
-                            await record_outcome(alert, "muted")
-                            continue
-                        if (
-                            state
-                            and state.get("status") == "pending"
-                            and (await runtime.alerting.already_posted(alert))
-                        ):
-                            posted_alerts[alert.alert_id] = {"status": "posted", "ts": None}
-                            await record_outcome(alert, "duplicate", "found in Slack on replay")
-                            continue
-                        if any(a.alert_id == alert.alert_id for _, a in pending):
-                            await record_outcome(alert, "duplicate", "same batch")
-                            continue
-                        posted_alerts[alert.alert_id] = {"status": "pending"}
-                        pending.append((event, alert))
+                        if await admit(alert, now, pending):
+                            posted_alerts[alert.alert_id] = {"status": "pending"}
+                            runtime.alerting.note_posted(alert, now)
+                            pending.append((event, alert))
             # The pending marks reach the changelog before Slack is called.
             await app.producer.flush()
             while pending:

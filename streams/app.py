@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.App:
     """Build the worker's Faust app with its agents, tables, watchlist follower and web views."""
+    # Faust creates only the last level of its datadir; a fresh home (a container's tmpfs) has
+    # none of the levels above it.
+    (settings.home / "worker").mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",

@@ -66,7 +66,10 @@ class WorkerProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "wirewatch", "worker"],
-                cwd=REPO_ROOT, env=self.env.environ(), stdout=log, stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+                env=self.env.environ(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if wait_ready:
             self.wait_for_log("Ready", timeout_s)
@@ -100,8 +103,9 @@ class WorkerProcess:
 
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> None:
     """Send raw (key, value) records and wait until the broker has them."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                             max_request_size=8 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
+    )
     for key, value in records:
         producer.send(topic, key=key, value=value)
     producer.flush(timeout=60)
@@ -110,8 +114,12 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, by
 
 def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently in ``topic`` (all partitions), as parsed JSON."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=2000, auto_offset_reset="earliest")
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+        auto_offset_reset="earliest",
+    )
     partitions = consumer.partitions_for_topic(topic) or set()
     assigned = [TopicPartition(topic, p) for p in partitions]
     consumer.assign(assigned)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from wirewatch.cli import cli
 NO_SLACK = {"WIREWATCH_SLACK_TOKEN": None, "WIREWATCH_SLACK_WEBHOOK_URL": None}
 
 
-def run_alert_test(env: dict[str, str | None], *args: str) -> tuple[int, str, str]:
+def run_alert_test(env: Mapping[str, str | None], *args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, ["alert", "test", *args], env={**NO_SLACK, **env})
     return result.exit_code, result.stdout, result.stderr
 
@@ -23,10 +24,11 @@ def test_alert_test_posts_through_the_bot_token(slack_server: SlackServer) -> No
     env = {"WIREWATCH_SLACK_TOKEN": VALID_TOKEN, "WIREWATCH_SLACK_API_URL": slack_server.api_url}
     code, out, _ = run_alert_test(env, "--channel", "#alerts")
     assert code == 0, out
-    assert out.startswith("posted to #alerts via SlackBotSink(") and "(ts " in out
+    assert out.startswith("posted to #alerts via SlackBotSink(")
+    assert "(ts " in out
     assert VALID_TOKEN not in out
     (posted,) = slack_server.posts("#alerts")
-    assert "&lt;!channel&gt;" in posted.text
+    assert "&lt;!channel&gt;" in (posted.text or "")
 
 
 def test_alert_test_uses_the_default_channel_setting(slack_server: SlackServer) -> None:

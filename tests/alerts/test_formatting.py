@@ -125,13 +125,14 @@ HOSTILE = [
 @pytest.mark.parametrize(("hostile", "shown"), HOSTILE)
 @pytest.mark.parametrize("where", ["title", "snippet", "source", "entity", "evidence"])
 def test_feed_text_is_shown_literally_and_never_fires(where: str, hostile: str, shown: str) -> None:
-    overrides: dict[str, Any] = {
+    cases: dict[str, dict[str, Any]] = {
         "title": {"title": hostile},
         "snippet": {"snippet": hostile, "highlights": ()},
         "source": {"source": hostile},
         "entity": {"entities": ({"text": hostile, "label": "ORG"},)},
         "evidence": {"evidence": ({"text": hostile, "field": "summary", "rule": hostile},)},
-    }[where]
+    }
+    overrides = cases[where]
     message = render_alert(build_alert(**overrides))
     assert_only_our_tokens(message)
     assert_within_limits(message)

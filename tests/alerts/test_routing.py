@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.model import Alert, make_alert_id
+from alerts.model import Alert, EvidenceItem, make_alert_id
 from alerts.routing import (
     CooldownPolicy,
     MatchedArticle,
@@ -21,7 +21,7 @@ MATCH = MatchedArticle(
     topic_name="Acme Corp",
     title="Acme recalls widgets",
     link="https://example.com/a1",
-    evidence=({"text": "Acme", "field": "title", "rule": "keyword"},),
+    evidence=(EvidenceItem(text="Acme", field="title", rule="keyword"),),
     watchlist_version="v1",
 )
 

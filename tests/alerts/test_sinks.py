@@ -6,13 +6,14 @@ import io
 import json
 import logging
 import socket
+from pathlib import Path
 
 import pytest
 
 from alerts.dispatch import AlertDispatcher
 from alerts.formatting import render_alert
 from alerts.model import Alert
-from alerts.outcomes import OutcomeKind
+from alerts.outcomes import DeliveryOutcome, OutcomeKind
 from alerts.sinks import make_sink
 from alerts.sinks.console import ConsoleSink
 from alerts.sinks.slack_bot import SlackBotSink
@@ -32,7 +33,7 @@ def hook(server: SlackServer, clock: FakeClock, url: str | None = None) -> Slack
 
 async def send(
     sink: SlackBotSink | SlackWebhookSink, alert: Alert | None = None, channel: str = "#news"
-):  # type: ignore[no-untyped-def]
+) -> DeliveryOutcome:
     alert = alert or build_alert(channel=channel)
     return await sink.send(render_alert(alert), channel, [alert.alert_id])
 
@@ -56,7 +57,7 @@ async def test_bot_posts_the_rendered_message_with_metadata(
     }
     assert posted.body["unfurl_links"] is False and posted.body["unfurl_media"] is False
     assert posted.body["link_names"] is False
-    assert "&lt;!channel&gt;" in posted.text
+    assert "&lt;!channel&gt;" in (posted.text or "")
 
 
 @pytest.mark.parametrize("retry_after", [3, None])
@@ -229,7 +230,7 @@ async def test_oversized_and_hostile_alerts_are_accepted_by_slack(
     outcome = await send(bot(slack_server, clock), alert)
     assert outcome.kind is OutcomeKind.POSTED
     (posted,) = slack_server.posts()
-    assert "<!here>" not in posted.text and "<@U1>" not in json.dumps(posted.blocks)
+    assert "<!here>" not in (posted.text or "") and "<@U1>" not in json.dumps(posted.blocks)
 
 
 # --- incoming webhook ---------------------------------------------------------------------------
@@ -327,7 +328,7 @@ async def test_no_secret_in_logs_outcomes_reprs_or_errors(
 # --- sink choice and the console ----------------------------------------------------------------
 
 
-def test_make_sink_follows_the_credentials(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_make_sink_follows_the_credentials(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(VALID_TOKEN + "\n")
     assert isinstance(make_sink(load_settings(slack_token_file=str(token_file))), SlackBotSink)
@@ -376,6 +377,6 @@ async def test_dispatcher_over_the_bot_sink_delivers_each_alert_once(
     carried = [
         alert_id
         for p in slack_server.posts()
-        for alert_id in p.metadata["event_payload"]["alert_ids"]
+        for alert_id in (p.metadata or {})["event_payload"]["alert_ids"]
     ]
     assert sorted(carried) == sorted(a.alert_id for a in batch if a.channel != "#missing")

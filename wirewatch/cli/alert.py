@@ -26,7 +26,7 @@ def sample_alert(channel: str) -> Any:
     """A realistic alert, with the characters that must never fire in Slack."""
     from datetime import UTC, datetime
 
-    from alerts.model import Alert, make_alert_id
+    from alerts.model import Alert, EntityItem, EvidenceItem, make_alert_id
 
     now = datetime.now(UTC)
     story = f"wirewatch-test-{now.strftime('%Y%m%dT%H%M%S')}"
@@ -46,10 +46,10 @@ def sample_alert(channel: str) -> Any:
             "overheating; regulators in Brussels welcomed the move."
         ),
         highlights=("Acme Corp", "recall"),
-        evidence=({"text": "Acme Corp", "field": "title", "rule": "keyword"},),
+        evidence=(EvidenceItem(text="Acme Corp", field="title", rule="keyword"),),
         entities=(
-            {"text": "Acme Corp", "label": "ORG"},
-            {"text": "Brussels", "label": "GPE"},
+            EntityItem(text="Acme Corp", label="ORG"),
+            EntityItem(text="Brussels", label="GPE"),
         ),
         watchlist_version="test",
         article_id="wirewatch-test",

@@ -2,8 +2,8 @@
 
 Routing decides *where* and *whether*: one alert per channel of the topic (the default channel
 when the topic names none), nothing while the topic is muted, a mention only when the operator
-opted in and the priority is not ``low``. :class:`CooldownPolicy` is the pacing rule per
-(topic, channel) that the alert agent can apply on top.
+opted in for the topic's priority (``high``; any but ``low`` with ``mention_any_priority``).
+:class:`CooldownPolicy` is the pacing rule per (topic, channel) the alert agent can apply on top.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ class TopicAlertSettings(BaseModel):
     channels: tuple[str, ...] = ()
     priority: Priority = "normal"
     mention: str | None = Field(default=None, description="here, channel or subteam^ID (opt-in).")
+    mention_any_priority: bool = Field(
+        default=False, description="Mention for normal priority too (never for low)."
+    )
     muted_until: datetime | None = None
     cooldown: timedelta | None = Field(
         default=None, description="Least time between two alerts of the topic in one channel."
@@ -57,10 +60,16 @@ def is_muted(settings: TopicAlertSettings, now: datetime) -> bool:
 
 
 def effective_mention(settings: TopicAlertSettings) -> str | None:
-    """The mention to render: only when opted in, never for ``low`` priority."""
+    """The mention to render: opted in, and ``high`` priority (or any but ``low`` if allowed).
+
+    The watchlist loader already refuses other combinations; this keeps routing safe whatever
+    the settings' origin.
+    """
     if not settings.mention or settings.priority == "low":
         return None
-    return settings.mention
+    if settings.priority == "high" or settings.mention_any_priority:
+        return settings.mention
+    return None
 
 
 def route_match(

@@ -51,9 +51,13 @@ def test_muted_topic_routes_nothing_until_the_mute_ends() -> None:
     assert len(route(past)) == 1
 
 
-def test_mention_only_when_opted_in_and_never_for_low_priority() -> None:
+def test_mention_only_when_opted_in_for_the_priority() -> None:
     assert effective_mention(TopicAlertSettings(priority="high")) is None
     assert effective_mention(TopicAlertSettings(priority="high", mention="here")) == "here"
+    assert effective_mention(TopicAlertSettings(priority="normal", mention="here")) is None
+    anyp = {"mention": "channel", "mention_any_priority": True}
+    assert effective_mention(TopicAlertSettings(priority="normal", **anyp)) == "channel"
+    assert effective_mention(TopicAlertSettings(priority="low", **anyp)) is None
     assert effective_mention(TopicAlertSettings(priority="low", mention="here")) is None
     (alert,) = route(TopicAlertSettings(priority="high", mention="here"))
     assert alert.mention == "here" and alert.priority == "high"

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.formatting import (
     DIGEST_MAX_ITEMS,
@@ -31,6 +31,9 @@ from alerts.formatting import (
 from alerts.model import Alert
 from alerts.outcomes import DeliveryOutcome, OutcomeKind
 from alerts.sinks import Sink
+
+if TYPE_CHECKING:
+    from wirewatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +191,21 @@ class AlertDispatcher:
             self._paused = outcome.reason
             self._paused_at = self._clock()
         return outcome
+
+
+def make_dispatcher(
+    settings: Settings,
+    sink: Sink,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> AlertDispatcher:
+    """A dispatcher paced and folded as the settings say (``WIREWATCH_SLACK_*``)."""
+    return AlertDispatcher(
+        sink,
+        clock=clock,
+        sleep=sleep,
+        per_channel_interval=settings.slack_pace_seconds,
+        digest_threshold=settings.slack_digest_threshold,
+        auth_probe_interval=settings.slack_auth_probe_seconds,
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.slackserver import slack_server  # noqa: F401  (the loopback Slack, for every test)
 from wirewatch.localkafka import LocalKafka, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Fixtures for the alert tests: the loopback Slack, a fake clock, an alert factory."""
+"""Fixtures for the alert tests: a fake clock, an alert factory (slack_server: tests/conftest)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from alerts.model import Alert, make_alert_id
-from tests.slackserver import slack_server  # noqa: F401  (fixture)
 
 PUBLISHED = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from alerts.dispatch import AlertDispatcher
+from alerts.dispatch import AlertDispatcher, make_dispatcher
 from alerts.formatting import SlackMessage
 from alerts.model import Alert
 from alerts.outcomes import DeliveryOutcome, OutcomeKind
 from tests.alerts.conftest import FakeClock, build_alert
+from wirewatch.settings import load_settings
 
 
 class ScriptedSink:
@@ -182,3 +183,12 @@ def test_dispatcher_is_usable_with_defaults() -> None:
     make: Callable[..., AlertDispatcher] = AlertDispatcher
     dispatcher = make(ScriptedSink(FakeClock()))
     assert dispatcher.per_channel_interval == 1.0 and not dispatcher.paused
+
+
+def test_make_dispatcher_reads_the_settings() -> None:
+    settings = load_settings(
+        slack_pace_seconds=2.5, slack_digest_threshold=9, slack_auth_probe_seconds=60
+    )
+    dispatcher = make_dispatcher(settings, ScriptedSink(FakeClock()))
+    assert dispatcher.per_channel_interval == 2.5
+    assert dispatcher.digest_threshold == 9 and dispatcher.auth_probe_interval == 60

@@ -1,0 +1,350 @@
+"""The detector: a watchlist compiled once, then many articles checked against it, fast.
+
+Per batch of articles:
+
+1. every field a topic looks at is normalised and tokenized (tokenizer only, batched), a
+   rule-based sentencizer marks sentences when some rule needs them, and two phrase matchers (lower
+   case, exact case) plus the regex terms find every atom of the watchlist;
+2. every topic is evaluated over those hits (three-valued: the NER may still be needed);
+3. the statistical NER runs only on the articles where some topic is still undecided, and on the
+   articles that matched (to list their entities), and only on the fields the topics use;
+4. undecided topics are decided, and each match gets its evidence, a snippet and a score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from monitors.article import ArticleText
+from monitors.compiled import CompiledTopic, CompiledWatchlist, compile_watchlist
+from monitors.evaluate import (
+    MAX_HITS,
+    ArticleContext,
+    FieldView,
+    Hit,
+    Proof,
+    Span,
+    State,
+    TopicOutcome,
+    evaluate_topic,
+)
+from monitors.normalize import MAX_MATCH_CHARS, normalize_text
+from monitors.results import DetectionResult, Entity, Evidence, Match
+from wirewatch.errors import ModelError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    from monitors.watchlist import Watchlist
+
+#: Longest text kept per field before matching (characters after normalisation).
+FIELD_LIMITS = {"title": 2_000, "summary": 20_000, "content": MAX_MATCH_CHARS}
+#: Tokens of one field the NER reads (its memory and time grow with length).
+NER_MAX_TOKENS = 5_000
+SNIPPET_CHARS = 240
+#: Entity labels worth listing in an alert (numbers and dates are noise there).
+LISTED_LABELS = frozenset(
+    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
+     "LANGUAGE"}
+)  # fmt: skip
+MAX_ENTITIES = 30
+EntityMode = Literal["matched", "always", "never"]
+
+
+@dataclass(frozen=True)
+class TopicExplanation:
+    """Why a topic did or did not match one article (``wirewatch watchlist test``)."""
+
+    topic: str
+    matched: bool
+    blocks: dict[str, str]
+    evidence: tuple[Evidence, ...]
+
+
+class Detector:
+    """Decides which topics of a watchlist each article is about.
+
+    ``nlp`` is a loaded spaCy pipeline (its tokenizer always runs; its ``ner`` only when needed;
+    ``spacy.blank("en")`` is enough for watchlists without ``entity_types`` rules). ``entities``
+    says for which articles the NER lists entities: ``matched`` (default), ``always`` or
+    ``never`` (watched entities found by alias are always listed).
+    """
+
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        nlp: Language,
+        *,
+        entities: EntityMode = "matched",
+        batch_size: int = 128,
+    ) -> None:
+        self.watchlist = watchlist
+        self.version = watchlist.version
+        self._nlp = nlp
+        self._entities = entities
+        self._batch_size = batch_size
+        self._compiled: CompiledWatchlist = compile_watchlist(watchlist, nlp)
+        self._ner_steps = self._ner_components(nlp)
+        needing = [t.id for t in self._compiled.topics if t.needs_ner()]
+        if needing and not self._ner_steps:
+            msg = (
+                f"topics {', '.join(needing)} use entity_types, but the spaCy pipeline "
+                f"has no 'ner' component (pipes: {nlp.pipe_names})"
+            )
+            raise ModelError(msg)
+        self._sentencizer: Any = None
+        if self._compiled.needs_sentences:
+            from spacy.pipeline import Sentencizer
+
+            self._sentencizer = Sentencizer()
+
+    @staticmethod
+    def _ner_components(nlp: Language) -> list[Any]:
+        """The ``ner`` component and any shared embedding layer it listens to, in order."""
+        if "ner" not in nlp.pipe_names:
+            return []
+        return [
+            proc
+            for name, proc in nlp.pipeline
+            if name == "ner" or "ner" in getattr(proc, "listener_map", {})
+        ]
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Size of the compiled watchlist (atoms, phrase patterns, regexes, topics)."""
+        c = self._compiled
+        return {
+            "topics": len(c.topics),
+            "atoms": c.atom_count,
+            "patterns": c.pattern_count,
+            "regexes": len(c.regexes),
+        }
+
+    # --- public API ---
+
+    def detect(self, article: ArticleText) -> DetectionResult:
+        """Detect the topics of one article."""
+        return self.detect_many([article])[0]
+
+    def detect_many(self, articles: Sequence[ArticleText]) -> list[DetectionResult]:
+        """Detect the topics of many articles (batched; results in input order)."""
+        results: list[DetectionResult] = []
+        for start in range(0, len(articles), self._batch_size):
+            batch = articles[start : start + self._batch_size]
+            with self._zone():
+                for article, ctx, outcomes in zip(batch, *self._run(batch), strict=True):
+                    results.append(self._result(article, ctx, outcomes))
+        return results
+
+    def explain(self, article: ArticleText) -> list[TopicExplanation]:
+        """Every topic's answer for one article, with each rule's state and the evidence."""
+        with self._zone():
+            contexts, outcome_lists = self._run([article], force_ner=True)
+            ctx, outcomes = contexts[0], outcome_lists[0]
+            return [
+                TopicExplanation(
+                    topic=topic.id,
+                    matched=outcome.state == State.TRUE,
+                    blocks={name: state.name.lower() for name, state in outcome.blocks.items()},
+                    evidence=self._evidence(ctx, outcome.proofs),
+                )
+                for topic, outcome in zip(self._compiled.topics, outcomes, strict=True)
+            ]
+
+    # --- the passes ---
+
+    def _zone(self) -> AbstractContextManager[Any]:
+        # spaCy 3.8: strings interned while processing are freed afterwards (a long-running
+        # worker would otherwise grow its StringStore with every new word it ever saw).
+        zone = getattr(self._nlp, "memory_zone", None)
+        return zone() if zone is not None else nullcontext()
+
+    def _run(
+        self, articles: Sequence[ArticleText], force_ner: bool = False
+    ) -> tuple[list[ArticleContext], list[list[TopicOutcome]]]:
+        contexts = self._cheap_pass(articles)
+        topics = self._compiled.topics
+        outcomes = [[evaluate_topic(ctx, topic) for topic in topics] for ctx in contexts]
+        wanted = [
+            index
+            for index, topic_outcomes in enumerate(outcomes)
+            if force_ner
+            or self._entities == "always"
+            or any(o.state == State.UNKNOWN for o in topic_outcomes)
+            or (self._entities == "matched" and any(o.state == State.TRUE for o in topic_outcomes))
+        ]
+        if wanted and self._ner_steps:
+            self._ner_pass([contexts[index] for index in wanted])
+            for index in wanted:
+                outcomes[index] = [
+                    evaluate_topic(contexts[index], topic) if outcome.state == State.UNKNOWN
+                    else outcome
+                    for topic, outcome in zip(topics, outcomes[index], strict=True)
+                ]  # fmt: skip
+        return contexts, outcomes
+
+    def _cheap_pass(self, articles: Sequence[ArticleText]) -> list[ArticleContext]:
+        contexts = [ArticleContext(fields={}, hits={}, watched=[]) for _ in articles]
+        texts: list[str] = []
+        owners: list[tuple[int, str]] = []
+        for index, article in enumerate(articles):
+            for name in self._compiled.fields:
+                text = normalize_text(article.field(name), max_chars=FIELD_LIMITS[name])
+                if text:
+                    texts.append(text)
+                    owners.append((index, name))
+        tokenizer: Any = self._nlp.tokenizer
+        docs: Iterator[Doc] = tokenizer.pipe(texts, batch_size=self._batch_size)
+        for doc, (index, name), text in zip(docs, owners, texts, strict=True):
+            if self._sentencizer is not None:
+                doc = self._sentencizer(doc)
+            ctx = contexts[index]
+            ctx.fields[name] = FieldView(name, text, doc)
+            self._collect_hits(ctx, name, doc, text)
+        return contexts
+
+    def _collect_hits(self, ctx: ArticleContext, name: str, doc: Doc, text: str) -> None:
+        compiled = self._compiled
+        counts: dict[int, int] = {}
+        found: list[Hit] = []
+        for matcher in (compiled.lower_matcher, compiled.exact_matcher):
+            if not len(matcher):
+                continue
+            for key, start, end in matcher(doc):
+                atom = compiled.key_atoms[key]
+                counts[atom] = counts.get(atom, 0) + 1
+                if counts[atom] <= MAX_HITS:
+                    span = doc[start:end]
+                    found.append(Hit(atom, name, start, end, span.start_char, span.end_char))
+        for atom, pattern in compiled.regexes:
+            for number, m in enumerate(pattern.finditer(text)):
+                if number >= MAX_HITS:
+                    break
+                found_span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+                if found_span is not None and m.end() > m.start():
+                    found.append(
+                        Hit(atom, name, found_span.start, found_span.end, m.start(), m.end())
+                    )
+        found.sort(key=lambda h: (h.start, h.end))
+        for hit in found:
+            ctx.hits.setdefault(hit.atom, []).append(hit)
+            entity = compiled.atom_entity.get(hit.atom)
+            if entity is not None:
+                ctx.watched.append(
+                    Span(
+                        entity[1], name, hit.start, hit.end, hit.char_start, hit.char_end, hit.atom
+                    )
+                )
+
+    def _ner_pass(self, contexts: list[ArticleContext]) -> None:
+        views = [view for ctx in contexts for view in ctx.fields.values()]
+        owners = [ctx for ctx in contexts for _ in ctx.fields.values()]
+        docs: Any = (
+            view.doc[:NER_MAX_TOKENS].as_doc() if len(view.doc) > NER_MAX_TOKENS else view.doc
+            for view in views
+        )
+        for step in self._ner_steps:
+            docs = step.pipe(docs, batch_size=self._batch_size)
+        for ctx in contexts:
+            ctx.ner = []
+        for doc, view, ctx in zip(docs, views, owners, strict=True):
+            assert ctx.ner is not None
+            ctx.ner += [
+                Span(ent.label_, view.name, ent.start, ent.end, ent.start_char, ent.end_char)
+                for ent in doc.ents
+            ]
+
+    # --- results ---
+
+    def _result(
+        self, article: ArticleText, ctx: ArticleContext, outcomes: list[TopicOutcome]
+    ) -> DetectionResult:
+        matches: list[Match] = []
+        for topic, outcome in zip(self._compiled.topics, outcomes, strict=True):
+            if outcome.state != State.TRUE:
+                continue
+            match = self._match(topic, ctx, outcome.proofs)
+            if match.score >= topic.min_score:
+                matches.append(match)
+        return DetectionResult(article.id, tuple(matches), self._entities_of(ctx))
+
+    def _evidence(self, ctx: ArticleContext, proofs: list[Proof]) -> tuple[Evidence, ...]:
+        unique = dict.fromkeys(proofs)
+        return tuple(
+            Evidence(
+                text=ctx.fields[p.field].text[p.char_start : p.char_end],
+                field=p.field,
+                start=p.char_start,
+                end=p.char_end,
+                rule=p.rule,
+            )
+            for p in unique
+        )
+
+    def _match(self, topic: CompiledTopic, ctx: ArticleContext, proofs: list[Proof]) -> Match:
+        evidence = self._evidence(ctx, proofs)
+        places = {(e.field, e.start, e.end) for e in evidence}
+        score = sum(topic.title_weight if f == "title" else 1.0 for f, _, _ in places)
+        return Match(
+            topic=topic.id,
+            evidence=evidence,
+            snippet=self._snippet(ctx, evidence),
+            watchlist_version=self.version,
+            score=round(score, 3),
+        )
+
+    def _snippet(self, ctx: ArticleContext, evidence: tuple[Evidence, ...]) -> str:
+        # The title is shown by every alert anyway: prefer a window of the summary or content,
+        # centred on the evidence with the most other evidence around it.
+        body = [e for e in evidence if e.field != "title"] or list(evidence)
+        if not body:
+            return ""
+        half = SNIPPET_CHARS // 2
+
+        def density(item: Evidence) -> int:
+            return sum(
+                1 for other in body
+                if other.field == item.field and abs(other.start - item.start) <= half
+            )  # fmt: skip
+
+        best = max(body, key=lambda e: (density(e), -e.start))
+        return make_snippet(ctx.fields[best.field].text, best.start, best.end)
+
+    def _entities_of(self, ctx: ArticleContext) -> tuple[Entity, ...]:
+        listed: dict[tuple[str, str], Entity] = {}
+        covered: set[str] = set()
+        for span in ctx.watched:
+            entity = self._compiled.atom_entity.get(span.atom)
+            text = ctx.fields[span.field].text[span.char_start : span.char_end]
+            covered.add(text.lower())
+            if entity is not None:
+                covered.add(entity[0].lower())
+                listed.setdefault((entity[0].lower(), entity[1]), Entity(entity[0], entity[1]))
+        for span in ctx.ner or ():
+            text = ctx.fields[span.field].text[span.char_start : span.char_end]
+            if span.label not in LISTED_LABELS or text.lower() in covered:
+                continue
+            listed.setdefault((text.lower(), span.label), Entity(text, span.label))
+        return tuple(listed.values())[:MAX_ENTITIES]
+
+
+def make_snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
+    """About ``width`` characters of ``text`` around ``[start, end)``, cut at word boundaries."""
+    if len(text) <= width:
+        return text
+    middle = (start + end) // 2
+    low = max(0, min(middle - width // 2, len(text) - width))
+    high = min(len(text), low + width)
+    if low > 0:
+        space = text.find(" ", low)
+        if 0 <= space < start:
+            low = space + 1
+    if high < len(text):
+        space = text.rfind(" ", end, high)
+        if space > end:
+            high = space
+    return ("…" if low > 0 else "") + text[low:high].strip() + ("…" if high < len(text) else "")

@@ -41,6 +41,8 @@ MAX_TEXT = 40_000
 MAX_TITLE_CHARS = 300
 MAX_SNIPPET_CHARS = 700
 MAX_ENTITIES = 8
+ENTITIES_READ = 200
+MAX_HIGHLIGHTS = 50
 MAX_EVIDENCE = 3
 DIGEST_MAX_ITEMS = 40
 
@@ -235,7 +237,7 @@ def _highlight_spans(
     """
     spans: list[tuple[int, int]] = []
     lowered = snippet.lower()
-    for item in highlights:
+    for item in highlights[:MAX_HIGHLIGHTS]:
         if isinstance(item, str):
             needle = clean(item).lower()
         else:
@@ -281,11 +283,14 @@ def _snippet_text(snippet: str, spans: list[tuple[int, int]], keep: int) -> str:
 
 
 def _entities_line(alert: Alert) -> str:
-    names = list(dict.fromkeys(clean(e.text) for e in alert.entities if clean(e.text)))
+    # Only the first entities are read: an article with thousands must not cost seconds.
+    read = alert.entities[:ENTITIES_READ]
+    names = [n for n in dict.fromkeys(clean(e.text[:200]) for e in read) if n]
     if not names:
         return ""
     shown = ", ".join(escape(neutralise(truncate(n, 60))) for n in names[:MAX_ENTITIES])
-    more = f" +{len(names) - MAX_ENTITIES} more" if len(names) > MAX_ENTITIES else ""
+    hidden = len(names) - MAX_ENTITIES + len(alert.entities) - len(read)
+    more = f" +{hidden} more" if hidden > 0 else ""
     return f"*Entities:* {shown}{more}"
 
 

@@ -20,11 +20,16 @@ from urllib.parse import quote, urlsplit
 
 ELLIPSIS = "…"
 
-_SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+# Bounded quantifiers and a bounded input keep hostile text (thousands of unclosed "<script")
+# from making these expressions quadratic.
+MAX_INPUT = 20_000
+_SCRIPT_OR_STYLE = re.compile(
+    r"<(script|style)\b[^<>]{0,2000}>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL
+)
 _COMMENT = re.compile(r"<!--.*?(-->|$)", re.DOTALL)
 # Real tags only: a letter right after "<" (or "</"), then attributes, no nested "<". This leaves
 # Slack-looking text such as "<!channel>", "<@U123>" or "<https://x|y>" alone, to be escaped.
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>")
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,30}(\s[^<>]{0,2000})?/?>")
 # C0/C1 controls, zero-width and bidirectional controls (RTL override can disguise text).
 _INVISIBLE = re.compile(
     "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e"
@@ -47,9 +52,13 @@ def escape(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Feed text as one line of plain text: HTML stripped, invisible characters removed."""
+    """Feed text as one line of plain text: HTML stripped, invisible characters removed.
+
+    Only the first :data:`MAX_INPUT` characters are considered: no part of an alert shows more.
+    """
     if not text:
         return ""
+    text = text[:MAX_INPUT]
     text = _SCRIPT_OR_STYLE.sub(" ", text)
     text = _COMMENT.sub(" ", text)
     text = _TAG.sub(" ", text)

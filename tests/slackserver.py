@@ -307,6 +307,10 @@ class SlackServer:
         if kind.startswith("slow:"):
             await asyncio.sleep(float(kind.split(":", 1)[1]))
             return None
+        if kind.startswith("after_post:"):
+            if record.authorized:
+                self._post(record, record.body)
+            return self._error(record, kind.split(":", 1)[1])
         if kind in ("reset", "reset_after_post"):
             if kind == "reset_after_post" and record.authorized:
                 self._post(record, record.body)

@@ -32,6 +32,10 @@ from alerts.sinks.retry import (
 
 log = logging.getLogger(__name__)
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+# Errors Slack answers with HTTP 200 when it is itself in trouble; retried like a lost connection.
+MAYBE_POSTED_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 class SlackBotSink:
@@ -94,21 +98,25 @@ class SlackBotSink:
                     metadata=metadata(alert_ids),
                 )
             except SlackApiError as exc:
-                return self._api_error(exc, channel)
+                outcome = self._api_error(exc, channel)
+                if outcome.reason not in MAYBE_POSTED_ERRORS:
+                    return outcome
+                reason = outcome.reason  # Slack's own trouble: part of the call may have happened
             except aiohttp.ClientConnectorError:
                 reason = "connection_refused"  # never reached Slack: safe to try again
                 continue
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                reason = "timeout" if isinstance(exc, asyncio.TimeoutError) else "connection_lost"
-                posted = await self._posted_ts(channel, alert_ids, oldest=started - 60)
-                if len(posted) == len(set(alert_ids)) and posted:
-                    log.info("slack post to %s found in history after %s", channel, reason)
-                    return DeliveryOutcome.posted(next(iter(posted.values())))
-                continue
-            channel_id = response.get("channel")
-            if isinstance(channel_id, str):
-                self._channel_ids[channel] = channel_id
-            return DeliveryOutcome.posted(response.get("ts"), channel_id)
+                reason = "timeout" if isinstance(exc, TimeoutError) else "connection_lost"
+            else:
+                channel_id = response.get("channel")
+                if isinstance(channel_id, str):
+                    self._channel_ids[channel] = channel_id
+                return DeliveryOutcome.posted(response.get("ts"), channel_id)
+            # The request may have been posted: look before posting again.
+            posted = await self._posted_ts(channel, alert_ids, oldest=started - 60)
+            if posted and len(posted) == len(set(alert_ids)):
+                log.info("slack post to %s found in history after %s", channel, reason)
+                return DeliveryOutcome.posted(next(iter(posted.values())))
         log.warning("slack post to %s failed: %s after %d attempts", channel, reason, attempt + 1)
         return DeliveryOutcome.failed(f"{reason} after {self._max_retries + 1} attempts")
 

@@ -270,6 +270,31 @@ def test_oversized_alert_is_trimmed_not_rejected() -> None:
     assert "+992 more" in message.blocks[3]["text"]["text"]
 
 
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<script" * 20_000,
+        "<a x" * 50_000,
+        "<style>" + "x" * 100_000,
+        "<!--" * 50_000,
+        "&lt;script" * 20_000,
+        "<" * 100_000,
+    ],
+)
+def test_pathological_markup_renders_within_limits(markup: str) -> None:
+    alert = build_alert(
+        title=markup,
+        snippet=markup + " Acme Corp",
+        source=markup,
+        highlights=tuple("abcdefghijklmnopqrstuvwxyz") * 10,
+        entities=tuple({"text": markup, "label": "ORG"} for _ in range(5000)),
+        evidence=tuple({"text": markup, "field": "title", "rule": markup} for _ in range(100)),
+    )
+    message = render_alert(alert)
+    assert_within_limits(message)
+    assert_only_our_tokens(message)
+
+
 def test_digest_of_long_headlines_respects_every_limit() -> None:
     alerts = [
         build_alert(story_id=f"s{i}", title=("Long & <headline> " * 300), topic_name=f"Topic {i}")

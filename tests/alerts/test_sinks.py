@@ -171,6 +171,19 @@ async def test_a_reset_after_slack_posted_does_not_post_twice(
     assert message["metadata"]["event_payload"]["alert_ids"] == [alert.alert_id]
 
 
+@pytest.mark.parametrize("code", ["internal_error", "fatal_error", "service_unavailable"])
+async def test_slack_trouble_answered_with_200_is_retried_after_checking(
+    slack_server: SlackServer, clock: FakeClock, code: str
+) -> None:
+    slack_server.fail(code, method="chat.postMessage")
+    assert (await send(bot(slack_server, clock))).kind is OutcomeKind.POSTED
+    slack_server.fail(f"after_post:{code}", method="chat.postMessage")
+    assert (await send(bot(slack_server, clock), build_alert(story_id="2"))).kind is (
+        OutcomeKind.POSTED
+    )
+    assert len(slack_server.history("news")) == 2  # once each, never twice
+
+
 async def test_a_timeout_is_checked_and_then_failed_when_nothing_posted(
     slack_server: SlackServer, clock: FakeClock
 ) -> None:

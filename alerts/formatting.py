@@ -124,7 +124,7 @@ def render_digest(alerts: Sequence[Alert], channel: str) -> SlackMessage:
     mentions = [render_mention(a.mention) for a in sorted(listed, key=_priority_rank) if a.mention]
     mention = next((m for m in mentions if m), None)
     topics = list(dict.fromkeys(a.topic_name or a.topic for a in listed))
-    header = f"{len(listed)} new alerts: " + ", ".join(topics)
+    header = f"{_count(len(listed))}: " + ", ".join(topics)
     lines = [_digest_line(a) for a in listed]
     blocks: list[dict[str, Any]] = [_header(header)]
     if mention:
@@ -138,7 +138,7 @@ def render_digest(alerts: Sequence[Alert], channel: str) -> SlackMessage:
         context += f" · watchlist {escape(versions)}"
     blocks.append(_context(context))
     text_lines = [f"{mention} " if mention else ""]
-    text_lines[0] += f"{len(listed)} new alerts: {escape(neutralise(clean(', '.join(topics))))}"
+    text_lines[0] += f"{_count(len(listed))}: {escape(neutralise(clean(', '.join(topics))))}"
     text_lines += [
         f"• {mrkdwn_text(a.title) or '(no headline)'} ({escape(url_host(a.link) or a.source)})"
         for a in listed
@@ -149,7 +149,15 @@ def render_digest(alerts: Sequence[Alert], channel: str) -> SlackMessage:
 def digest_chunks(alerts: Sequence[Alert], size: int = DIGEST_MAX_ITEMS) -> list[list[Alert]]:
     """``alerts`` split, in order, into groups that each fit one digest."""
     size = max(1, min(size, DIGEST_MAX_ITEMS))
-    return [list(alerts[i : i + size]) for i in range(0, len(alerts), size)]
+    count = -(-len(alerts) // size)
+    # Even shares (41 alerts: 21 + 20, not 40 + 1), earlier digests taking the remainder.
+    base, extra = divmod(len(alerts), count) if count else (0, 0)
+    chunks, start = [], 0
+    for index in range(count):
+        end = start + base + (1 if index < extra else 0)
+        chunks.append(list(alerts[start:end]))
+        start = end
+    return chunks
 
 
 # --- blocks ---------------------------------------------------------------------------------
@@ -364,6 +372,10 @@ def _pack(lines: list[str], limit: int) -> list[str]:
     if current:
         texts.append(current)
     return texts
+
+
+def _count(number: int) -> str:
+    return f"{number} new alert" + ("" if number == 1 else "s")
 
 
 def _priority_rank(alert: Alert) -> int:

@@ -62,11 +62,11 @@ async def test_a_burst_of_500_is_folded_into_paced_digests(clock: FakeClock) -> 
     results = await dispatcher.deliver_batch(burst)
     assert [a for a, _ in results] == burst
     assert all(outcome.kind is OutcomeKind.POSTED for _, outcome in results)
-    # 500 alerts, 40 to a digest: 13 messages, each alert in exactly one, in order.
+    # 500 alerts, at most 40 to a digest: 13 messages, each alert in exactly one, in order.
     assert len(sink.sent) == 13
     carried = [alert_id for _, _, ids, _ in sink.sent for alert_id in ids]
     assert carried == [a.alert_id for a in burst]
-    assert all(m.blocks[0]["text"]["text"].startswith(("40 new", "20 new")) for *_, m in sink.sent)
+    assert all(m.blocks[0]["text"]["text"].startswith(("39 new", "38 new")) for *_, m in sink.sent)
     # About one message a second; the backlog drains in seconds, not minutes.
     assert all(gap >= 1.0 for gap in gaps(sink, "#news"))
     assert clock() - start <= 13.0

@@ -310,7 +310,10 @@ def test_digest_chunks_list_every_alert_exactly_once() -> None:
     alerts = [build_alert(story_id=f"s{i}") for i in range(500)]
     chunks = digest_chunks(alerts)
     assert [a.alert_id for chunk in chunks for a in chunk] == [a.alert_id for a in alerts]
-    assert max(len(chunk) for chunk in chunks) <= 40
+    assert [len(chunk) for chunk in chunks] == [39] * 6 + [38] * 7
+    assert [len(chunk) for chunk in digest_chunks(alerts[:41])] == [21, 20]
+    assert digest_chunks([]) == []
+    assert render_digest(alerts[:1], "#news").blocks[0]["text"]["text"] == "1 new alert: Acme Corp"
     for chunk in chunks:
         assert_within_limits(render_digest(chunk, "#news"))
 

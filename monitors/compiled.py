@@ -81,6 +81,8 @@ class CompiledTopic:
     main: CBlock
     rules: tuple[CBlock, ...]
     exclude: tuple[CBlock, ...]
+    atoms: frozenset[int]  # every atom of the positive part: no hit among them, no match
+    hitless: bool  # some positive block can hold without any hit (entity_types, no terms)
 
     def blocks(self) -> tuple[CBlock, ...]:
         """All blocks of the topic."""
@@ -211,15 +213,31 @@ class _Compiler:
         )
 
     def topic(self, topic: Topic) -> CompiledTopic:
+        main = self.block(topic, "")
+        rules = tuple(self.block(r, f"rules[{i}].") for i, r in enumerate(topic.rules or ()))
+        positive = (main, *rules)
         return CompiledTopic(
             id=topic.id,
             fields=tuple(topic.fields or ("title", "summary", "content")),
             title_weight=float(topic.title_weight if topic.title_weight is not None else 2.0),
             min_score=topic.min_score,
-            main=self.block(topic, ""),
-            rules=tuple(self.block(r, f"rules[{i}].") for i, r in enumerate(topic.rules or ())),
+            main=main,
+            rules=rules,
             exclude=tuple(self.block(b, f"exclude[{i}].") for i, b in enumerate(topic.exclusions)),
+            atoms=frozenset(atom for block in positive for atom in _block_atoms(block)),
+            hitless=any(
+                b.entity_types is not None and b.entity_types.terms is None for b in positive
+            ),
         )
+
+
+def _block_atoms(block: CBlock) -> list[int]:
+    terms: list[CTerm] = [*(block.any or ()), *(block.entities or ())]
+    for groups in (block.all, block.same_sentence, block.near[0] if block.near else None):
+        terms += [term for group in groups or () for term in group]
+    if block.entity_types is not None:
+        terms += block.entity_types.terms or ()
+    return [atom for term in terms for atom in term.atoms]
 
 
 def compile_watchlist(watchlist: Watchlist, nlp: Language) -> CompiledWatchlist:

@@ -200,10 +200,8 @@ class Detector:
         tokenizer: Any = self._nlp.tokenizer
         docs: Iterator[Doc] = tokenizer.pipe(texts, batch_size=self._batch_size)
         for doc, (index, name), text in zip(docs, owners, texts, strict=True):
-            if self._sentencizer is not None:
-                doc = self._sentencizer(doc)
             ctx = contexts[index]
-            ctx.fields[name] = FieldView(name, text, doc)
+            ctx.fields[name] = FieldView(name, text, doc, self._sentencizer)
             self._collect_hits(ctx, name, doc, text)
         return contexts
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,18 +72,24 @@ class Proof:
 class FieldView:
     """One field of one article: its doc and lazily built sentence and word indexes."""
 
-    __slots__ = ("_sent_starts", "_word_index", "doc", "name", "text")
+    __slots__ = ("_sent_starts", "_sentencizer", "_word_index", "doc", "name", "text")
 
-    def __init__(self, name: str, text: str, doc: Doc) -> None:
+    def __init__(
+        self, name: str, text: str, doc: Doc, sentencizer: Callable[[Doc], Doc] | None = None
+    ) -> None:
         self.name = name
         self.text = text
         self.doc = doc
+        self._sentencizer = sentencizer
         self._sent_starts: list[int] | None = None
         self._word_index: list[int] | None = None
 
     def sentence(self, token: int) -> int:
         """Index of the sentence holding token ``token``."""
         if self._sent_starts is None:
+            if self._sentencizer is not None and not self.doc.has_annotation("SENT_START"):
+                # Sentences are marked only for fields where a sentence rule is in play.
+                self._sentencizer(self.doc)
             flags = self.doc.to_array([SENT_START]).reshape(-1)
             self._sent_starts = [0, *(int(i) for i in numpy.flatnonzero(flags == 1) if i > 0)]
         return bisect.bisect_right(self._sent_starts, token) - 1
@@ -257,8 +263,13 @@ class TopicOutcome:
     blocks: dict[str, State]
 
 
+_NO_MATCH = TopicOutcome(State.FALSE, [], {})
+
+
 def evaluate_topic(ctx: ArticleContext, topic: CompiledTopic) -> TopicOutcome:
     """Conditions AND (any rule) AND NOT (any exclusion), three-valued."""
+    if not topic.hitless and topic.atoms.isdisjoint(ctx.hits):
+        return _NO_MATCH
     fields = topic.fields
     blocks: dict[str, State] = {}
     proofs: list[Proof] = []

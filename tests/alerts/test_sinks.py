@@ -393,3 +393,18 @@ async def test_dispatcher_over_the_bot_sink_delivers_each_alert_once(
         for alert_id in (p.metadata or {})["event_payload"]["alert_ids"]
     ]
     assert sorted(carried) == sorted(a.alert_id for a in batch if a.channel != "#missing")
+
+
+async def test_rate_limits_mid_burst_keep_order_and_lose_nothing(
+    slack_server: SlackServer, clock: FakeClock
+) -> None:
+    sink = bot(slack_server, clock)
+    dispatcher = AlertDispatcher(sink, clock=clock, sleep=clock.sleep, digest_threshold=10)
+    batch = [build_alert(story_id=f"r{i}", title=f"Story {i}") for i in range(5)]
+    await dispatcher.deliver_batch(batch[:1])
+    slack_server.fail("ratelimited", times=3, retry_after=3)
+    results = await dispatcher.deliver_batch(batch[1:])
+    assert all(outcome.kind is OutcomeKind.POSTED for _, outcome in results)
+    ids = [m["metadata"]["event_payload"]["alert_ids"][0] for m in slack_server.history("news")]
+    assert ids == [a.alert_id for a in batch]
+    assert sink.rate_limit.waits and min(sink.rate_limit.waits) >= 3

@@ -296,4 +296,4 @@ def evaluate_topic(ctx: ArticleContext, topic: CompiledTopic) -> TopicOutcome:
         state = State.FALSE
     elif veto == State.UNKNOWN and state != State.FALSE:
         state = State.UNKNOWN
-    return TopicOutcome(state, proofs if state == State.TRUE else [], blocks)
+    return TopicOutcome(state, proofs, blocks)  # proofs of what held, even without a match

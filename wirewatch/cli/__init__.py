@@ -18,6 +18,7 @@ from wirewatch.cli.kafka import kafka
 from wirewatch.cli.poll import feeds, poll
 from wirewatch.cli.run import run
 from wirewatch.cli.topics import topics
+from wirewatch.cli.watchlist import detect, watchlist
 from wirewatch.cli.worker import worker
 from wirewatch.errors import WirewatchError
 
@@ -37,6 +38,8 @@ cli.add_command(worker)
 cli.add_command(healthcheck)
 cli.add_command(config)
 cli.add_command(topics)
+cli.add_command(watchlist)
+cli.add_command(detect)
 
 
 def main() -> None:

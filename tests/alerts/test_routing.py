@@ -55,9 +55,10 @@ def test_mention_only_when_opted_in_for_the_priority() -> None:
     assert effective_mention(TopicAlertSettings(priority="high")) is None
     assert effective_mention(TopicAlertSettings(priority="high", mention="here")) == "here"
     assert effective_mention(TopicAlertSettings(priority="normal", mention="here")) is None
-    anyp = {"mention": "channel", "mention_any_priority": True}
-    assert effective_mention(TopicAlertSettings(priority="normal", **anyp)) == "channel"
-    assert effective_mention(TopicAlertSettings(priority="low", **anyp)) is None
+    normal = TopicAlertSettings(priority="normal", mention="channel", mention_any_priority=True)
+    assert effective_mention(normal) == "channel"
+    low = TopicAlertSettings(priority="low", mention="channel", mention_any_priority=True)
+    assert effective_mention(low) is None
     assert effective_mention(TopicAlertSettings(priority="low", mention="here")) is None
     (alert,) = route(TopicAlertSettings(priority="high", mention="here"))
     assert alert.mention == "here" and alert.priority == "high"

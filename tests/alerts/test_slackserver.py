@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -52,7 +54,7 @@ async def test_auth_test_checks_the_bearer_token(slack_server: SlackServer) -> N
 )
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 async def test_post_message_validates_like_slack(
-    slack_server: SlackServer, kwargs: dict[str, object], error: str
+    slack_server: SlackServer, kwargs: dict[str, Any], error: str
 ) -> None:
     kwargs.setdefault("text", "fallback")
     assert await error_of(client(slack_server).chat_postMessage(channel="#news", **kwargs)) == error

@@ -45,4 +45,9 @@ def build_worker(settings: Settings, loglevel: str = "info") -> Any:
     bootstrap = resolve_bootstrap(settings)
     runtime = build_runtime(settings, bootstrap)
     app = create_app(settings, runtime, bootstrap)
-    return Worker(app, loglevel=loglevel)
+    from wirewatch.logs import dict_config
+
+    # One record per event, text or JSON (WIREWATCH_LOG_FORMAT), as every other command logs.
+    return Worker(
+        app, loglevel=loglevel, logging_config=dict_config(loglevel, settings.log_format)
+    )

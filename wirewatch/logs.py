@@ -22,6 +22,7 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SECRETS = re.compile(
     r"xox[abposre]-[A-Za-z0-9-]+|https://hooks\.slack\.com/[^\s\"']+", re.IGNORECASE
 )
+_QUIET_LOGGERS = {"kafka": "ERROR", "httpx": "WARNING", "httpcore": "WARNING"}
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -90,8 +91,10 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    # kafka-python narrates every reconnect at INFO/WARNING; our own records say what matters.
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    # kafka-python narrates every reconnect at INFO/WARNING, httpx every request at INFO; our
+    # own records say what matters.
+    for name, quiet in _QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet)
 
 
 def settings_log_format() -> Literal["text", "json"]:
@@ -126,5 +129,5 @@ def dict_config(level: str | int = "INFO", fmt: Literal["text", "json"] = "text"
             }
         },
         "root": {"level": level_name, "handlers": ["default"]},
-        "loggers": {"kafka": {"level": "ERROR"}},
+        "loggers": {name: {"level": quiet} for name, quiet in _QUIET_LOGGERS.items()},
     }

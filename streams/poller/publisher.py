@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,
     "compression_type": "gzip",
-    "linger_ms": 20,
+    "linger_ms": 5,
     "max_block_ms": 60_000,
     "request_timeout_ms": 30_000,
     # Long enough to ride out a broker restart; the idempotent producer retries without duplicates.
@@ -159,12 +161,15 @@ class KafkaSender:
             await self._room.acquire()
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread, self._send_and_wait, list(records))
+            # Only the hand-over runs in the send thread (it may block on metadata or a full
+            # buffer); acknowledgements are awaited here, so many feeds' records share batches.
+            futures = await loop.run_in_executor(self._thread, self._send_all, list(records))
+            return await self._outcomes(futures)
         finally:
             for _ in range(needed):
                 self._room.release()
 
-    def _send_and_wait(self, records: list[OutRecord]) -> list[BaseException | None]:
+    def _send_all(self, records: list[OutRecord]) -> list[Any]:
         from kafka.errors import KafkaError
 
         futures: list[Any] = []
@@ -175,18 +180,46 @@ class KafkaSender:
                 )
             except (KafkaError, ValueError, TypeError) as exc:
                 futures.append(exc)
-        timeout_s = self.config["delivery_timeout_ms"] / 1000 + 5
-        results: list[BaseException | None] = []
-        for future in futures:
+        return futures
+
+    async def _outcomes(self, futures: list[Any]) -> list[BaseException | None]:
+        """Wait for a batch of kafka-python futures with one asyncio future, no thread held.
+
+        Callbacks run in the producer's I/O thread; the last one to settle wakes the loop once
+        (one wake-up per batch rather than per record keeps the loop free at high volume).
+        """
+        if not futures:
+            return []
+        loop = asyncio.get_running_loop()
+        unsettled = TimeoutError("no acknowledgement within the delivery timeout")
+        results: list[BaseException | None] = [unsettled] * len(futures)
+        done: asyncio.Future[None] = loop.create_future()
+        pending = [len(futures)]
+        lock = threading.Lock()
+
+        def settle(index: int, error: BaseException | None) -> None:
+            results[index] = error
+            with lock:
+                pending[0] -= 1
+                last = pending[0] == 0
+            if last:
+                loop.call_soon_threadsafe(wake)
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        for index, future in enumerate(futures):
             if isinstance(future, BaseException):
-                results.append(future)
+                settle(index, future)
                 continue
-            try:
-                future.get(timeout=timeout_s)
-                results.append(None)
-            except KafkaError as exc:
-                results.append(exc)
-        return results
+            future.add_callback(lambda _metadata, i=index: settle(i, None))
+            future.add_errback(lambda error, i=index: settle(i, error))
+        timeout_s = self.config["delivery_timeout_ms"] / 1000 + 5
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done, timeout_s)
+        # Anything still unsettled keeps the timeout error: not acknowledged, not marked seen.
+        return list(results)
 
     async def flush(self, timeout_s: float = 30.0) -> None:
         """Deliver everything buffered (SIGTERM path)."""

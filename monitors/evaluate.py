@@ -163,11 +163,16 @@ def _near(ctx: ArticleContext, groups: tuple[CGroup, ...], within: int, fields: 
         if view is None:
             continue
         # (word start, word end, group, hit) sorted by start; slide a window covering every group.
+        # Ordered by position and group only: two hits of one group on the same words (a term
+        # and an entity alias, say) must not fall through to comparing Hit objects.
         items = sorted(
-            (view.word(h.start), view.word(h.end), g, h)
-            for g, hits in enumerate(per_group)
-            for h in hits
-            if h.field == name
+            (
+                (view.word(h.start), view.word(h.end), g, h)
+                for g, hits in enumerate(per_group)
+                for h in hits
+                if h.field == name
+            ),
+            key=lambda item: item[:3],
         )
         if len({item[2] for item in items}) < len(groups):
             continue

@@ -121,13 +121,11 @@ def _result(outcome: Any) -> DeliveryResult:
 
 def make_alerting(settings: Settings, watchlist: ActiveWatchlist) -> Alerting:
     """The alerting adapter over the sink the settings choose (console when no credentials)."""
-    import time
 
-    from alerts.dispatch import AlertDispatcher
+    from alerts.dispatch import make_dispatcher
     from alerts.sinks import make_sink
 
-    sink = make_sink(settings)
-    dispatcher = AlertDispatcher(sink, clock=time.monotonic)
+    sink = make_sink(settings, verbose=settings.console_verbose)
     return Alerting(
-        watchlist, dispatcher, sink, getattr(settings, "slack_default_channel", "#wirewatch")
+        watchlist, make_dispatcher(settings, sink), sink, settings.slack_default_channel
     )

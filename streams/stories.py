@@ -21,6 +21,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # Leads are compared on their first words only: syndicated copies differ in their endings
 # (bylines, "read more", outlet boilerplate) far more than in their openings.
 _LEAD_WORDS = 60
+_MIN_LEAD_SHINGLES = 15
 
 
 def _shingles(text: str, size: int = 2) -> set[bytes]:
@@ -31,9 +32,17 @@ def _shingles(text: str, size: int = 2) -> set[bytes]:
 
 
 def fingerprint(title: str, lead: str) -> tuple[int, ...]:
-    """The MinHash signature of a story's title and lead text (JSON-safe plain ints)."""
+    """The MinHash signature of a story (JSON-safe plain ints).
+
+    Built from the lead alone when it is long enough: outlets rewrite headlines freely but
+    syndicate the lead nearly verbatim. A short or missing lead falls back to title and lead.
+    """
+    lead_shingles = _shingles(lead)
+    shingles = (
+        lead_shingles if len(lead_shingles) >= _MIN_LEAD_SHINGLES else _shingles(f"{title} {lead}")
+    )
     signature = MinHash(num_perm=_NUM_PERM, seed=1)
-    signature.update_batch(sorted(_shingles(f"{title} {lead}")))
+    signature.update_batch(sorted(shingles))
     return tuple(int(v) for v in signature.hashvalues)
 
 

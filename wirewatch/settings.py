@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         default=48.0, gt=0, le=24 * 30, description="How long a story stays open for duplicates."
     )
     story_similarity: float = Field(
-        default=0.6, gt=0, le=1, description="MinHash Jaccard above which two texts are one story."
+        default=0.5, gt=0, le=1, description="MinHash Jaccard above which two texts are one story."
     )
     web_port: int = Field(
         default=6066, ge=0, le=65535, description="Worker HTTP port (health, metrics); 0: none."

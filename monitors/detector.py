@@ -48,9 +48,20 @@ NER_MAX_TOKENS = 5_000
 SNIPPET_CHARS = 240
 #: Entity labels worth listing in an alert (numbers and dates are noise there).
 LISTED_LABELS = frozenset(
-    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
-     "LANGUAGE"}
-)  # fmt: skip
+    {
+        "PERSON",
+        "NORP",
+        "FAC",
+        "ORG",
+        "GPE",
+        "LOC",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+        "LAW",
+        "LANGUAGE",
+    }
+)
 MAX_ENTITIES = 30
 EntityMode = Literal["matched", "always", "never"]
 
@@ -181,10 +192,11 @@ class Detector:
             self._ner_pass([contexts[index] for index in wanted])
             for index in wanted:
                 outcomes[index] = [
-                    evaluate_topic(contexts[index], topic) if outcome.state == State.UNKNOWN
+                    evaluate_topic(contexts[index], topic)
+                    if outcome.state == State.UNKNOWN
                     else outcome
                     for topic, outcome in zip(topics, outcomes[index], strict=True)
-                ]  # fmt: skip
+                ]
         return contexts, outcomes
 
     def _cheap_pass(self, articles: Sequence[ArticleText]) -> list[ArticleContext]:
@@ -305,9 +317,10 @@ class Detector:
 
         def density(item: Evidence) -> int:
             return sum(
-                1 for other in body
+                1
+                for other in body
                 if other.field == item.field and abs(other.start - item.start) <= half
-            )  # fmt: skip
+            )
 
         best = max(body, key=lambda e: (density(e), -e.start))
         return make_snippet(ctx.fields[best.field].text, best.start, best.end)

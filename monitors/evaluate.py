@@ -153,8 +153,9 @@ def _all(
     return State.TRUE, proofs
 
 
-def _near(ctx: ArticleContext, groups: tuple[CGroup, ...], within: int, fields: tuple[str, ...],
-          rule: str) -> Outcome:  # fmt: skip
+def _near(
+    ctx: ArticleContext, groups: tuple[CGroup, ...], within: int, fields: tuple[str, ...], rule: str
+) -> Outcome:
     per_group = [ctx.group_hits(group, fields) for group in groups]
     if not all(per_group):
         return State.FALSE, []
@@ -191,8 +192,9 @@ def _near(ctx: ArticleContext, groups: tuple[CGroup, ...], within: int, fields: 
     return State.FALSE, []
 
 
-def _same_sentence(ctx: ArticleContext, groups: tuple[CGroup, ...], fields: tuple[str, ...],
-                   rule: str) -> Outcome:  # fmt: skip
+def _same_sentence(
+    ctx: ArticleContext, groups: tuple[CGroup, ...], fields: tuple[str, ...], rule: str
+) -> Outcome:
     per_group = [ctx.group_hits(group, fields) for group in groups]
     if not all(per_group):
         return State.FALSE, []
@@ -236,8 +238,9 @@ def _entity_types(
     return (State.FALSE if ctx.ner is not None else State.UNKNOWN), []
 
 
-def evaluate_block(ctx: ArticleContext, block: CBlock, fields: tuple[str, ...],
-                   prefix: str = "") -> Outcome:  # fmt: skip
+def evaluate_block(
+    ctx: ArticleContext, block: CBlock, fields: tuple[str, ...], prefix: str = ""
+) -> Outcome:
     """AND of the block's conditions (an empty block is TRUE)."""
     rule = prefix + block.rule
     results: list[Outcome] = []

@@ -112,8 +112,9 @@ def evaluate(
                 score.false_negatives.append(Miss(article.id, article.title))
     for score in scores.values():
         # Explain each miss (NER included): which rules held, which did not.
-        score.false_negatives = [_explained(detector, by_id[m.article_id], score.topic)
-                                 for m in score.false_negatives]  # fmt: skip
+        score.false_negatives = [
+            _explained(detector, by_id[m.article_id], score.topic) for m in score.false_negatives
+        ]
     return Report(
         articles=len(articles),
         topics=list(scores.values()),

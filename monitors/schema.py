@@ -27,9 +27,25 @@ from monitors.normalize import normalize_text
 
 #: Entity labels of spaCy's English pipelines (OntoNotes 5).
 ENTITY_LABELS = (
-    "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
-    "LANGUAGE", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL",
-)  # fmt: skip
+    "PERSON",
+    "NORP",
+    "FAC",
+    "ORG",
+    "GPE",
+    "LOC",
+    "PRODUCT",
+    "EVENT",
+    "WORK_OF_ART",
+    "LAW",
+    "LANGUAGE",
+    "DATE",
+    "TIME",
+    "PERCENT",
+    "MONEY",
+    "QUANTITY",
+    "ORDINAL",
+    "CARDINAL",
+)
 FieldName = Literal["title", "summary", "content"]
 Priority = Literal["low", "normal", "high"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -316,7 +332,16 @@ class WatchlistDocument(_Strict):
 def schema_keys() -> frozenset[str]:
     """Every key the language knows (for "did you mean" hints)."""
     keys: set[str] = set()
-    for model in (Term, Near, EntityTypes, Block, AlertSettings, Topic, WatchedEntity, Defaults,
-                  WatchlistDocument):  # fmt: skip
+    for model in (
+        Term,
+        Near,
+        EntityTypes,
+        Block,
+        AlertSettings,
+        Topic,
+        WatchedEntity,
+        Defaults,
+        WatchlistDocument,
+    ):
         keys.update(model.model_fields)
     return frozenset(keys)

@@ -90,7 +90,7 @@ def parse_watchlist(text: str, source: str = "<string>") -> Watchlist:
     if not isinstance(data, dict):
         mark = f"{source}:1:1" if root is None else _mark(source, root)
         found = "an empty document" if data is None else f"a {type(data).__name__}"
-        errors.append(f"{mark} watchlist must be a mapping with 'topics', not {found}")
+        errors.append(f"{mark} (document): must be a mapping with 'topics', not {found}")
         raise WatchlistError(errors)
     try:
         document = WatchlistDocument.model_validate(data)
@@ -117,7 +117,7 @@ def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = exc.problem or exc.context or "invalid YAML"
-        raise WatchlistError([f"{where} {problem}"]) from None
+        raise WatchlistError([f"{where} (document): {problem}"]) from None
     except yaml.YAMLError as exc:
         raise WatchlistError([f"{source}: invalid YAML: {exc}"]) from None
     finally:
@@ -141,23 +141,27 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
 
 
 def _check_duplicate_keys(node: yaml.Node | None, source: str, errors: list[str]) -> None:
-    stack = [node] if node is not None else []
+    """YAML keeps the last of two equal keys silently: report every repeated key instead."""
+    stack: list[tuple[yaml.Node, Loc]] = [(node, ())] if node is not None else []
     seen_nodes: set[int] = set()
     while stack:
-        current = stack.pop()
+        current, loc = stack.pop()
         if id(current) in seen_nodes:
             continue
         seen_nodes.add(id(current))
         if isinstance(current, yaml.MappingNode):
             keys: set[str] = set()
             for key, value in current.value:
-                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
-                    if key.value in keys:
-                        errors.append(f"{_mark(source, key)} duplicate key {key.value!r}")
-                    keys.add(key.value)
-                stack.extend((key, value))
+                if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                    continue
+                if key.value in keys:
+                    where = _path((*loc, key.value))
+                    errors.append(f"{_mark(source, key)} {where}: duplicate key")
+                keys.add(key.value)
+                stack.append((value, (*loc, key.value)))
         elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
+            stack.extend((child, (*loc, index)) for index, child in enumerate(current.value))
+    errors.sort(key=lambda line: [int(n) for n in line.split(" ")[0].split(":")[-2:]])
 
 
 def _mark(source: str, node: yaml.Node) -> str:
@@ -176,10 +180,13 @@ def _locate(root: yaml.Node | None, loc: Loc, want_key: bool) -> tuple[yaml.Node
             continue
         if isinstance(node, yaml.MappingNode):
             found = next(
-                ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)
-                 and k.value == str(segment)),
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(segment)
+                ),
                 None,
-            )  # fmt: skip
+            )
             if found is None:
                 break
             last = index == len(loc) - 1
@@ -232,9 +239,15 @@ def _message(error: Any) -> str:
         minimum = ctx.get("min_length", 1)
         return "must not be empty" if minimum == 1 else f"needs at least {minimum} items"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
-                "less_than": "<"}[kind]  # fmt: skip
+        sign = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
         bound = next(iter(ctx.values()), "?")
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
         return f"must be {sign} {bound}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '')}"

@@ -195,10 +195,20 @@ def test_cmd(file: Path, text: str, summary: str, content: str, model: str) -> N
 
 @watchlist.command("eval")
 @_watchlist_option
-@click.option("--articles", "article_paths", multiple=True, required=True,
-              help="Articles as JSON lines (repeatable).")  # fmt: skip
-@click.option("--labels", "label_paths", multiple=True, required=True,
-              help="Labels as JSON lines {\"id\", \"topics\": [...]} (repeatable).")  # fmt: skip
+@click.option(
+    "--articles",
+    "article_paths",
+    multiple=True,
+    required=True,
+    help="Articles as JSON lines (repeatable).",
+)
+@click.option(
+    "--labels",
+    "label_paths",
+    multiple=True,
+    required=True,
+    help='Labels as JSON lines {"id", "topics": [...]} (repeatable).',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @click.option(
     "--show", type=int, default=50, help="Most false positives/negatives listed per topic."

@@ -48,7 +48,7 @@ def feed_server(corpus_dir: Path) -> Iterator[FeedServer]:
 
 @pytest.fixture
 def loopback_fetcher() -> Fetcher:
-    options = FetchOptions(total_timeout_s=2.0, read_timeout_s=5.0, max_bytes=1 << 20)
+    options = FetchOptions(total_timeout_s=5.0, read_timeout_s=10.0, max_bytes=1 << 20)
     return Fetcher(options, AddressGuard(AddressPolicy(allow_loopback=True)))
 
 
@@ -60,7 +60,7 @@ def poller_settings(unique_name: str) -> Settings:
         articles_topic=f"{unique_name}.articles",
         poller_state_topic=f"{unique_name}.state",
         topic_partitions=2,
-        fetch_total_timeout_seconds=3,
+        fetch_total_timeout_seconds=10,
         fetch_max_bytes=2 << 20,
         poll_min_interval_seconds=60,
         poll_interval_seconds=600,

@@ -11,6 +11,7 @@ import pytest
 from streams.poller.articles import article_id, canonical_link, plain_text, plausible_date
 from streams.poller.logsafe import log_safe
 from streams.poller.parser import ParseJob, run_parse_job
+from tests.feedserver import FeedServer
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -137,7 +138,7 @@ def test_article_fields(corpus_dir: Path) -> None:
     assert type(first).from_json(first.to_json()) == first
 
 
-def test_billion_laughs_and_xxe_expand_nothing(tmp_path: Path) -> None:
+def test_billion_laughs_and_xxe_expand_nothing(tmp_path: Path, feed_server: FeedServer) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
     laughs = "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
@@ -145,7 +146,7 @@ def test_billion_laughs_and_xxe_expand_nothing(tmp_path: Path) -> None:
         '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol0 "lol">'
         + laughs
         + f'<!ENTITY xxe SYSTEM "file://{secret}">'
-        + '<!ENTITY remote SYSTEM "http://127.0.0.1:9/never">]>'
+        + f'<!ENTITY remote SYSTEM "{feed_server.url("/xxe")}">]>'
         + "<rss version='2.0'><channel><title>x</title>"
         + "<item><title>&lol9;</title><link>https://f.example/1</link>"
         + "<description>&xxe; &remote;</description></item></channel></rss>"
@@ -157,6 +158,7 @@ def test_billion_laughs_and_xxe_expand_nothing(tmp_path: Path) -> None:
     assert "TOP-SECRET" not in text
     assert "lollollol" not in text
     assert outcome.error is not None or outcome.articles
+    assert feed_server.requests == []  # no outbound request for the external entity
 
 
 def test_wrong_declared_encoding_and_text_plain_still_give_unicode() -> None:

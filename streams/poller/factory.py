@@ -21,6 +21,7 @@ from streams.poller.poller import Clock, FeedPoller, PollerOptions, SystemClock
 from streams.poller.publisher import ArticlePublisher, KafkaArticlePublisher, KafkaSender
 from streams.poller.schedule import Backoff, Intervals
 from streams.poller.state import KafkaStateBackend, StateStore, ensure_topics
+from wirewatch.errors import ConfigError
 from wirewatch.settings import Settings
 
 
@@ -38,7 +39,13 @@ def fetch_options(settings: Settings) -> FetchOptions:
 
 
 def poller_options(settings: Settings) -> PollerOptions:
-    """The schedule and health options from settings."""
+    """The schedule and health options from settings; inconsistent bounds are refused."""
+    if settings.poll_min_interval_seconds > settings.poll_max_interval_seconds:
+        msg = (
+            f"WIREWATCH_POLL_MIN_INTERVAL_SECONDS ({settings.poll_min_interval_seconds:g}) is "
+            f"above WIREWATCH_POLL_MAX_INTERVAL_SECONDS ({settings.poll_max_interval_seconds:g})"
+        )
+        raise ConfigError(msg)
     return PollerOptions(
         intervals=Intervals(
             default_s=settings.poll_interval_seconds,

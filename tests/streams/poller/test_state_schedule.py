@@ -125,3 +125,13 @@ def test_header_parsing() -> None:
     assert parse_max_age("public, max-age=600") == 600
     assert parse_max_age("s-maxage=10, no-cache") is None
     assert parse_max_age(None) is None
+
+
+def test_inconsistent_interval_settings_are_refused() -> None:
+    from streams.poller.factory import poller_options
+    from wirewatch.errors import ConfigError
+    from wirewatch.settings import Settings
+
+    settings = Settings(poll_min_interval_seconds=7200, poll_max_interval_seconds=3600)
+    with pytest.raises(ConfigError, match="MIN_INTERVAL_SECONDS \\(7200\\) is above"):
+        poller_options(settings)

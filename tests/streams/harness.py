@@ -121,6 +121,9 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
         auto_offset_reset="earliest",
     )
     partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:  # the topic does not exist (yet)
+        consumer.close()
+        return []
     assigned = [TopicPartition(topic, p) for p in partitions]
     consumer.assign(assigned)
     consumer.seek_to_beginning(*assigned)

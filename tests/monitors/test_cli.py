@@ -2,39 +2,88 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.monitors.conftest import SAMPLE
+from wirewatch.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wirewatch(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    import os
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
 
-    return subprocess.run(
-        [sys.executable, "-c", "from wirewatch.cli import main; main()", *args],
+
+Run = Callable[..., Done]
+
+
+@pytest.fixture
+def wirewatch(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Done]:
+    """Run the ``wirewatch`` entry point in this process (the spaCy model loads once)."""
+
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Done:
+        monkeypatch.setattr(sys, "argv", ["wirewatch", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
+
+
+def test_entry_point_refuses_python_tags_in_a_subprocess(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    bad = tmp_path / "evil.yaml"
+    bad.write_text(f'!!python/object/apply:os.system ["touch {marker}"]\n')
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from wirewatch.cli import main; main()",
+            "watchlist",
+            "check",
+            str(bad),
+        ],
         cwd=ROOT,
-        input=stdin,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
         timeout=120,
     )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"{bad}:1:1 (document): could not determine a constructor for the tag "
+        "'tag:yaml.org,2002:python/object/apply:os.system'\n"
+    )
+    assert not marker.exists()
 
 
-def test_check_valid_files_exit_zero() -> None:
+def test_check_valid_files_exit_zero(wirewatch: Run) -> None:
     done = wirewatch("watchlist", "check", str(SAMPLE))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{SAMPLE}: ok (3 topics, sha256:")
 
 
-def test_check_reports_every_error_line_and_exits_two(tmp_path: Path) -> None:
+def test_check_reports_every_error_line_and_exits_two(wirewatch: Run, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("topics:\n  - id: t\n    any: []\n    near: {terms: [a, b], within: 0}\n")
     done = wirewatch("watchlist", "check", str(SAMPLE), str(bad))
@@ -46,17 +95,7 @@ def test_check_reports_every_error_line_and_exits_two(tmp_path: Path) -> None:
     assert f"{SAMPLE}: ok" in done.stdout
 
 
-def test_check_refuses_python_tags(tmp_path: Path) -> None:
-    marker = tmp_path / "ran"
-    bad = tmp_path / "evil.yaml"
-    bad.write_text(f'!!python/object/apply:os.system ["touch {marker}"]\n')
-    done = wirewatch("watchlist", "check", str(bad))
-    assert done.returncode == 2
-    assert "could not determine a constructor" in done.stderr
-    assert not marker.exists()
-
-
-def test_detect_text() -> None:
+def test_detect_text(wirewatch: Run) -> None:
     done = wirewatch(
         "detect", "--watchlist", str(SAMPLE), "--text", "Musk urges pause of giant AI experiments"
     )
@@ -68,7 +107,7 @@ def test_detect_text() -> None:
     assert {"text": "Elon Musk", "label": "PERSON"} in result["entities"]
 
 
-def test_detect_jsonl_from_stdin_with_env_watchlist(tmp_path: Path) -> None:
+def test_detect_jsonl_from_stdin_with_env_watchlist(wirewatch: Run, tmp_path: Path) -> None:
     lines = [
         {"id": "a", "title": "Baidu unveils Ernie Bot", "summary": "A ChatGPT rival."},
         {"id": "b", "title": "Weather", "published": "2023-03-01T00:00:00Z", "source": "x"},
@@ -87,7 +126,7 @@ def test_detect_jsonl_from_stdin_with_env_watchlist(tmp_path: Path) -> None:
     ]
 
 
-def test_detect_skips_bad_lines_and_says_so(tmp_path: Path) -> None:
+def test_detect_skips_bad_lines_and_says_so(wirewatch: Run, tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text('{"id": "a", "title": "Fine"}\nnot json\n{"title": "no id"}\n')
     done = wirewatch("detect", "--watchlist", str(SAMPLE), "--jsonl", str(path))
@@ -96,13 +135,13 @@ def test_detect_skips_bad_lines_and_says_so(tmp_path: Path) -> None:
     assert f"{path}:2:" in done.stderr and f"{path}:3: needs 'id'" in done.stderr
 
 
-def test_detect_needs_exactly_one_input() -> None:
+def test_detect_needs_exactly_one_input(wirewatch: Run) -> None:
     done = wirewatch("detect", "--watchlist", str(SAMPLE))
     assert done.returncode == 2
     assert "exactly one of --text or --jsonl" in done.stderr
 
 
-def test_detect_refuses_an_invalid_watchlist(tmp_path: Path) -> None:
+def test_detect_refuses_an_invalid_watchlist(wirewatch: Run, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("topics: []\n")
     done = wirewatch("detect", "--watchlist", str(bad), "--text", "x")
@@ -110,7 +149,7 @@ def test_detect_refuses_an_invalid_watchlist(tmp_path: Path) -> None:
     assert f"{bad}:1:9 topics: must not be empty" in done.stderr
 
 
-def test_watchlist_test_explains() -> None:
+def test_watchlist_test_explains(wirewatch: Run) -> None:
     done = wirewatch(
         "watchlist", "test", str(SAMPLE), "--text", "Advertisers pause spending on Twitter ads"
     )
@@ -138,7 +177,7 @@ def labeled(tmp_path: Path) -> tuple[Path, Path]:
     return articles, labels
 
 
-def test_eval_prints_figures_and_misses(labeled: tuple[Path, Path]) -> None:
+def test_eval_prints_figures_and_misses(wirewatch: Run, labeled: tuple[Path, Path]) -> None:
     articles, labels = labeled
     done = wirewatch(
         "watchlist",
@@ -159,7 +198,7 @@ def test_eval_prints_figures_and_misses(labeled: tuple[Path, Path]) -> None:
     assert "1 labeled ids have no article: ghost" in out
 
 
-def test_eval_json(labeled: tuple[Path, Path]) -> None:
+def test_eval_json(wirewatch: Run, labeled: tuple[Path, Path]) -> None:
     articles, labels = labeled
     done = wirewatch(
         "watchlist",

@@ -3,8 +3,10 @@ through the same fetch, parse and article-building path, published to the real b
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,11 +53,18 @@ async def test_every_corpus_feed_yields_articles_or_a_recorded_error(
             "fetch_total_timeout_seconds": 60,
         }
     )
-    poller = create_poller(
-        settings, feeds, bootstrap=kafka_bootstrap, clock=clock, rng=random.Random(1)
-    )
-    report = await poller.poll_once()
-    await poller.close()
+    # Parsing in two spawned processes, as WIREWATCH_POLL_PARSE_PROCESSES=2 does in production.
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        poller = create_poller(
+            settings,
+            feeds,
+            bootstrap=kafka_bootstrap,
+            clock=clock,
+            rng=random.Random(1),
+            parse_executor=pool,
+        )
+        report = await poller.poll_once()
+        await poller.close()
 
     assert len(report.outcomes) == len(feeds)  # every feed has an outcome; none crashed the poller
     counts = Counter(report.outcomes.values())

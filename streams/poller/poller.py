@@ -23,7 +23,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -218,6 +218,14 @@ class FeedPoller:
     async def _poll_guarded(self, feed: FeedConfig, report: CycleReport) -> None:
         try:
             report.outcomes[feed.url] = await self._poll_feed(feed, report)
+        except BrokenExecutor as exc:
+            # A parse process died (killed for memory, say): the pool is unusable from now on.
+            # Parse in this process's threads instead of failing every feed after this one.
+            if self.parse_executor is not None:
+                log.error("parse processes failed (%s); parsing in threads from now on", exc)
+                self.parse_executor = None
+            self._record_error(feed, self.clock.now(), "internal", repr(exc), None)
+            report.outcomes[feed.url] = "error:internal"
         except Exception as exc:  # a bug on one feed must not end the cycle
             log.exception("internal error polling %s", log_safe(feed.url))
             self._record_error(feed, self.clock.now(), "internal", repr(exc), None)

@@ -24,7 +24,13 @@ from xml.sax.saxutils import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import CORPUS_DIR
-from tests.deploy.stack import application_services, load_compose, translate_service
+from tests.deploy.stack import (
+    REPO_ROOT,
+    application_services,
+    load_compose,
+    translate_service,
+    watchlist_channels,
+)
 from tests.feedserver import FeedServer
 from tests.slackserver import VALID_TOKEN, SlackServer
 from wirewatch.localkafka import LocalKafka, free_port
@@ -77,7 +83,9 @@ def main() -> None:
     broker.start()
     compose = load_compose()
     try:
-        with FeedServer() as feeds, SlackServer() as slack:
+        watchlist = REPO_ROOT / "deploy" / "watchlists" / "example.yaml"
+        channels = ("wirewatch", *watchlist_channels(watchlist))
+        with FeedServer() as feeds, SlackServer(channels=channels) as slack:
             urls = []
             for n in range(args.feeds):
                 chunk = [

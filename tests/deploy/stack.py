@@ -205,3 +205,23 @@ def wait_until(predicate: Any, timeout_s: float, interval_s: float = 1.0, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         time.sleep(interval_s)
+
+
+def watchlist_channels(path: Path) -> tuple[str, ...]:
+    """Every Slack channel a watchlist routes to (the loopback Slack server must know them)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("channels", "channel"):
+                    values = value if isinstance(value, list) else [value]
+                    found.update(str(v).lstrip("#") for v in values if v)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load(path.read_text()))
+    return tuple(sorted(found))

@@ -22,6 +22,7 @@ from tests.deploy.stack import (
     load_compose,
     translate_service,
     wait_until,
+    watchlist_channels,
 )
 from tests.feedserver import FeedServer
 from tests.slackserver import VALID_TOKEN, SlackServer
@@ -60,6 +61,8 @@ def scrape(port: int) -> Series:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10, trust_env=False).text
     series: Series = {}
     for family in text_string_to_metric_families(text):
+        # A family is listed even before its first labelled sample (no feed error yet).
+        series.setdefault(family.name, [])
         for sample in family.samples:
             name = sample.name.removesuffix("_total")
             series.setdefault(name, []).append((sample.labels, sample.value))
@@ -94,7 +97,9 @@ def test_compose_services_run_healthy_and_alert(
     compose = load_compose()
     services = application_services(compose)
     assert set(services) == {"topics", "poller", "worker"}
-    with FeedServer(root=DEMO_FEED_DIR) as feed_server, SlackServer() as slack:
+    watchlist = REPO_ROOT / "deploy" / "watchlists" / "example.yaml"
+    channels = ("wirewatch", *watchlist_channels(watchlist))
+    with FeedServer(root=DEMO_FEED_DIR) as feed_server, SlackServer(channels=channels) as slack:
         feeds_file = tmp_path / "feeds.yaml"
         feeds_file.write_text(
             "feeds:\n"

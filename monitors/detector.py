@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 FIELD_LIMITS = {"title": 2_000, "summary": 20_000, "content": MAX_MATCH_CHARS}
 #: Tokens of one field the NER reads (its memory and time grow with length).
 NER_MAX_TOKENS = 5_000
+#: Tokens per article the NER reads only to list entities for an alert (its lead is enough).
+ENRICH_MAX_TOKENS = 150
 SNIPPET_CHARS = 240
 #: Entity labels worth listing in an alert (numbers and dates are noise there).
 LISTED_LABELS = frozenset(
@@ -92,12 +94,14 @@ class Detector:
         *,
         entities: EntityMode = "matched",
         batch_size: int = 128,
+        memory_zone: bool = True,
     ) -> None:
         self.watchlist = watchlist
         self.version = watchlist.version
         self._nlp = nlp
         self._entities = entities
         self._batch_size = batch_size
+        self._memory_zone = memory_zone
         self._compiled: CompiledWatchlist = compile_watchlist(watchlist, nlp)
         self._ner_steps = self._ner_components(nlp)
         needing = [t.id for t in self._compiled.topics if t.needs_ner()]
@@ -144,9 +148,9 @@ class Detector:
     def detect_many(self, articles: Sequence[ArticleText]) -> list[DetectionResult]:
         """Detect the topics of many articles (batched; results in input order)."""
         results: list[DetectionResult] = []
-        for start in range(0, len(articles), self._batch_size):
-            batch = articles[start : start + self._batch_size]
-            with self._zone():
+        with self._zone():
+            for start in range(0, len(articles), self._batch_size):
+                batch = articles[start : start + self._batch_size]
                 for article, ctx, outcomes in zip(batch, *self._run(batch), strict=True):
                     results.append(self._result(article, ctx, outcomes))
         return results
@@ -170,8 +174,9 @@ class Detector:
 
     def _zone(self) -> AbstractContextManager[Any]:
         # spaCy 3.8: strings interned while processing are freed afterwards (a long-running
-        # worker would otherwise grow its StringStore with every new word it ever saw).
-        zone = getattr(self._nlp, "memory_zone", None)
+        # worker would otherwise grow its StringStore with every new word it ever saw). The price:
+        # words new to the vocabulary are looked up again in every call.
+        zone = getattr(self._nlp, "memory_zone", None) if self._memory_zone else None
         return zone() if zone is not None else nullcontext()
 
     def _run(
@@ -180,16 +185,19 @@ class Detector:
         contexts = self._cheap_pass(articles)
         topics = self._compiled.topics
         outcomes = [[evaluate_topic(ctx, topic) for topic in topics] for ctx in contexts]
-        wanted = [
-            index
-            for index, topic_outcomes in enumerate(outcomes)
-            if force_ner
-            or self._entities == "always"
-            or any(o.state == State.UNKNOWN for o in topic_outcomes)
-            or (self._entities == "matched" and any(o.state == State.TRUE for o in topic_outcomes))
-        ]
+        # Full NER (up to NER_MAX_TOKENS a field) where a rule needs it; a short lead only where
+        # it just lists the entities of a matched article.
+        budgets: dict[int, int | None] = {}
+        for index, topic_outcomes in enumerate(outcomes):
+            if force_ner or any(o.state == State.UNKNOWN for o in topic_outcomes):
+                budgets[index] = None
+            elif self._entities == "always" or (
+                self._entities == "matched" and any(o.state == State.TRUE for o in topic_outcomes)
+            ):
+                budgets[index] = ENRICH_MAX_TOKENS
+        wanted = list(budgets)
         if wanted and self._ner_steps:
-            self._ner_pass([contexts[index] for index in wanted])
+            self._ner_pass([(contexts[index], budgets[index]) for index in wanted])
             for index in wanted:
                 outcomes[index] = [
                     evaluate_topic(contexts[index], topic)
@@ -250,17 +258,27 @@ class Detector:
                     )
                 )
 
-    def _ner_pass(self, contexts: list[ArticleContext]) -> None:
-        views = [view for ctx in contexts for view in ctx.fields.values()]
-        owners = [ctx for ctx in contexts for _ in ctx.fields.values()]
+    def _ner_pass(self, jobs: list[tuple[ArticleContext, int | None]]) -> None:
+        views: list[FieldView] = []
+        owners: list[ArticleContext] = []
+        limits: list[int] = []
+        for ctx, budget in jobs:
+            ctx.ner = []
+            left = budget if budget is not None else len(ctx.fields) * NER_MAX_TOKENS
+            for view in ctx.fields.values():
+                limit = min(len(view.doc), NER_MAX_TOKENS, left)
+                if limit <= 0:
+                    break
+                views.append(view)
+                owners.append(ctx)
+                limits.append(limit)
+                left -= limit
         docs: Any = (
-            view.doc[:NER_MAX_TOKENS].as_doc() if len(view.doc) > NER_MAX_TOKENS else view.doc
-            for view in views
+            view.doc[:limit].as_doc() if limit < len(view.doc) else view.doc
+            for view, limit in zip(views, limits, strict=True)
         )
         for step in self._ner_steps:
             docs = step.pipe(docs, batch_size=self._batch_size)
-        for ctx in contexts:
-            ctx.ner = []
         for doc, view, ctx in zip(docs, views, owners, strict=True):
             assert ctx.ner is not None
             ctx.ner += [

@@ -9,6 +9,7 @@ deploy/README.md documents, and stop cleanly on SIGTERM.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -162,6 +163,11 @@ def test_compose_services_run_healthy_and_alert(
         logs = f"worker:\n{worker.log()[-3000:]}\npoller:\n{poller.log()[-3000:]}"
         assert codes == {"poller": 0, "worker": 0}, logs
 
+    # WIREWATCH_LOG_FORMAT=json (Compose's setting): one JSON object per line, no token anywhere.
+    for service in (worker, poller):
+        records = [json.loads(line) for line in service.log().splitlines()]
+        assert records and all({"ts", "level", "logger", "msg"} <= set(r) for r in records)
+        assert VALID_TOKEN not in service.log()
     # Every alert came with the bot token from the secret file and names a demo story.
     assert all(post.authorized for post in slack.posts())
     # (c) the documented series exist and count what happened.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 
@@ -23,8 +21,10 @@ def worker(loglevel: str) -> None:
     model cannot be loaded: a worker that cannot detect must not consume and drop articles.
     """
     from streams.worker import build_worker
+    from wirewatch.logs import configure_logging, settings_log_format
     from wirewatch.settings import load_settings
 
-    logging.basicConfig(level=loglevel.upper())
+    # Start-up records (model, topics) in the same format as the running worker's.
+    configure_logging(loglevel, settings_log_format())
     faust_worker = build_worker(load_settings(), loglevel=loglevel)
     faust_worker.execute_from_commandline()

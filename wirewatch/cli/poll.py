@@ -111,7 +111,11 @@ def status(problems: bool) -> None:
     settings = load_settings()
     bootstrap = resolve_bootstrap(settings, start_local=False)
     backend = MemoryStateBackend()
-    backend.records = read_state_topic(bootstrap, settings.poller_state_topic)
+    from wirewatch.kafka_config import kafka_python_kwargs
+
+    backend.records = read_state_topic(
+        bootstrap, settings.poller_state_topic, client_options=kafka_python_kwargs(settings)
+    )
     store = StateStore(backend)
     asyncio.run(store.load())
     states = list(store.feeds.values())

@@ -58,7 +58,14 @@ def run_parse_job(job: ParseJob) -> ParseOutcome:
     # feedparser resolves relative links against Content-Location; default it to where we were.
     headers.setdefault("content-location", job.url)
     try:
-        parsed = feedparser.parse(io.BytesIO(job.body), response_headers=headers)
+        parsed = feedparser.parse(
+            io.BytesIO(job.body),
+            response_headers=headers,
+            # The HTML is reduced to plain text here anyway (scripts and styles dropped), so
+            # feedparser's sanitizer and link rewriting inside it are work for nothing.
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     except Exception as exc:  # feedparser's own bugs must stay this feed's problem
         return ParseOutcome(error=f"parser failure: {_describe(exc)}")
     entries = list(parsed.get("entries") or [])

@@ -205,3 +205,17 @@ def test_log_safe_makes_one_line() -> None:
     text = "Headline\r\n2026-11-27 INFO fake record\x1b[31m red\x1b]0;title\x07 \x9b end"
     assert log_safe(text) == "Headline 2026-11-27 INFO fake record red end"
     assert len(log_safe("y" * 1000, 50)) == 50
+
+
+def test_relative_links_resolve_against_where_the_feed_was_fetched() -> None:
+    body = rss("<item><title>t</title><link>/news/1?utm_source=a</link></item>")
+    job = ParseJob(
+        body,
+        {"content-type": "application/rss+xml"},
+        "https://site.example/feeds/x.xml",
+        "https://old.example/rss",
+        "",
+        (),
+        NOW,
+    )
+    assert run_parse_job(job).articles[0].link == "https://site.example/news/1"

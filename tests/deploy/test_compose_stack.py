@@ -4,7 +4,8 @@ The services' own commands, environments and health checks (``tests/deploy/stack
 Compose's addresses, mounts and secrets to this machine) run against the real test broker, a
 loopback feed server serving the bundled demo feed and a loopback Slack server. The stack must
 come up healthy, turn the served feed entries into Slack alerts, expose the metric series
-deploy/README.md documents, and stop cleanly on SIGTERM.
+deploy/README.md documents, log one JSON record per line, stop cleanly on SIGTERM, and come back
+from a restart without publishing or posting anything twice.
 """
 
 from __future__ import annotations
@@ -162,6 +163,34 @@ def test_compose_services_run_healthy_and_alert(
             codes = {name: processes[name].stop() for name in ("poller", "worker")}
         logs = f"worker:\n{worker.log()[-3000:]}\npoller:\n{poller.log()[-3000:]}"
         assert codes == {"poller": 0, "worker": 0}, logs
+
+        # `docker compose restart poller worker`: SIGTERM (above), then the same commands again.
+        # The poller's state and the worker's posted-alerts table survive in Kafka: nothing is
+        # published or posted twice.
+        posted_before = [post.text for post in slack.posts()]
+        worker, poller = worker.start(), poller.start()
+        try:
+            wait_until(lambda: healthy(poller), 120, 2, "the poller's health after a restart")
+            wait_until(lambda: healthy(worker), 300, 2, "the worker's health after a restart")
+            wait_until(
+                lambda: value(scrape(poller_port), "wirewatch_feed_polls") >= 3,
+                60,
+                1,
+                "three polls after the restart",
+            )
+            restarted = scrape(poller_port)
+            wait_until(
+                lambda: value(scrape(worker_port), "wirewatch_consumer_lag") == 0,
+                60,
+                1,
+                "the restarted worker to catch up",
+            )
+        finally:
+            codes = {name: processes[name].stop() for name in ("poller", "worker")}
+        assert codes == {"poller": 0, "worker": 0}
+        assert value(restarted, "wirewatch_articles_published") == 0
+        assert value(restarted, "wirewatch_feed_polls", outcome="not_modified") >= 1
+        assert [post.text for post in slack.posts()] == posted_before
 
     # WIREWATCH_LOG_FORMAT=json (Compose's setting): one JSON object per line, no token anywhere.
     for service in (worker, poller):

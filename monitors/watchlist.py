@@ -363,6 +363,7 @@ def _resolve(document: WatchlistDocument, text: str, source: str) -> Watchlist:
     topics = tuple(
         topic.model_copy(
             update={
+                "name": topic.name or topic.id,
                 "fields": topic.fields or defaults.fields,
                 "title_weight": (
                     topic.title_weight if topic.title_weight is not None else defaults.title_weight

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -120,6 +120,7 @@ class FeedPoller:
         self.parse_executor = parse_executor
         self._claimed: set[str] = set()
         self._started = False
+        self._stop_following: Callable[[], None] | None = None
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
         """Load the state (retrying while Kafka is unreachable); False if stopped first."""
@@ -129,6 +130,7 @@ class FeedPoller:
         attempt = 0
         while not self._started:
             try:
+                await self._follow_other_pollers()
                 await self.state.load()
                 self._started = True
             except Exception as exc:  # the broker down at start-up: wait for it, never give up
@@ -150,8 +152,24 @@ class FeedPoller:
         )
         return True
 
+    async def _follow_other_pollers(self) -> None:
+        follow = getattr(self.state.backend, "follow", None)
+        if follow is None or self._stop_following is not None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def deliver(records: list[tuple[str, bytes | None]]) -> None:
+            # After the loop has closed there is nobody left to tell.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.state.merge_remote, records)
+
+        self._stop_following = await follow(deliver)
+
     async def close(self) -> None:
         """Write pending state, flush the producer, close connections (the SIGTERM path)."""
+        if self._stop_following is not None:
+            self._stop_following()
+            self._stop_following = None
         await self._flush_quietly()
         await self.publisher.close()
         await self.fetcher.aclose()

@@ -18,6 +18,7 @@ import asyncio
 import functools
 import json
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -113,6 +114,24 @@ class KafkaStateBackend:
             ),
         )
 
+    async def follow(
+        self, deliver: Callable[[list[tuple[str, bytes | None]]], None]
+    ) -> Callable[[], None]:
+        """Start tailing the topic in a thread (positioned before returning); return a stopper."""
+        if self._prepare is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._prepare)
+        stop = threading.Event()
+        positioned = threading.Event()
+        thread = threading.Thread(
+            target=follow_state_topic,
+            args=(self.bootstrap, self.topic, deliver, stop, positioned, self._client_options),
+            name="poller-state-follower",
+            daemon=True,
+        )
+        thread.start()
+        await asyncio.to_thread(positioned.wait, 30)
+        return stop.set
+
     async def write(self, records: Sequence[tuple[str, bytes | None]]) -> None:
         """Write and wait for acknowledgement."""
         results = await self.sender.send(
@@ -167,6 +186,64 @@ def read_state_topic(
         consumer.close()
 
 
+def follow_state_topic(
+    bootstrap: str,
+    topic: str,
+    deliver: Callable[[list[tuple[str, bytes | None]]], None],
+    stop: threading.Event,
+    positioned: threading.Event,
+    client_options: Mapping[str, Any] | None = None,
+) -> None:
+    """Tail the state topic from its current end until ``stop``; hand new records to ``deliver``.
+
+    Other pollers sharing the topic write their seen ids there; following them lets two pollers
+    that own different feeds carrying one story publish it once. ``positioned`` is set once the
+    tail position is fixed (so a load that starts afterwards misses nothing). Runs in a thread;
+    Kafka being away only pauses it.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    while not stop.is_set():
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap,
+                enable_auto_commit=False,
+                group_id=None,
+                client_id="wirewatch-poller-state-follower",
+                **dict(client_options or {}),
+            )
+        except (KafkaError, OSError):
+            stop.wait(5)
+            continue
+        try:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                stop.wait(2)
+                continue
+            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(assigned)
+            if not positioned.is_set():
+                consumer.seek_to_end(*assigned)
+                for tp in assigned:
+                    consumer.position(tp)
+                positioned.set()
+            while not stop.is_set():
+                records = [
+                    (m.key.decode(), m.value)
+                    for batch in consumer.poll(timeout_ms=500).values()
+                    for m in batch
+                    if m.key is not None
+                ]
+                if records:
+                    deliver(records)
+        except (KafkaError, OSError) as exc:
+            log.warning("state follower paused (%s)", type(exc).__name__)
+            stop.wait(5)
+        finally:
+            consumer.close()
+
+
 class StateStore:
     """Feed states and seen ids in memory, with their pending writes to a backend."""
 
@@ -181,10 +258,16 @@ class StateStore:
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._stored_at: dict[str, float] = {}
         self._dirty: dict[str, bytes | None] = {}
+        self._loading = False
+        self._remote_backlog: list[tuple[str, bytes | None]] = []
 
     async def load(self) -> None:
         """Replace memory with what the backend holds (start-up)."""
-        records = await self.backend.load()
+        self._loading = True
+        try:
+            records = await self.backend.load()
+        finally:
+            self._loading = False
         self.feeds.clear()
         self._seen.clear()
         self._stored_at.clear()
@@ -212,6 +295,30 @@ class StateStore:
                 self._stored_at[article_id] = seen_at
         # Records arrive in write order, not last-seen order; restore the LRU order.
         self._seen = OrderedDict(sorted(self._seen.items(), key=lambda item: item[1]))
+        backlog, self._remote_backlog = self._remote_backlog, []
+        self.merge_remote(backlog)
+
+    def merge_remote(self, records: Sequence[tuple[str, bytes | None]]) -> None:
+        """Take in seen ids other pollers wrote (our own come back too: merging is idempotent).
+
+        Feed records and tombstones are left alone: each poller decides for its own feeds and
+        its own memory.
+        """
+        if self._loading:
+            self._remote_backlog.extend(records)
+            return
+        for key, value in records:
+            if not key.startswith(SEEN_PREFIX) or value is None:
+                continue
+            try:
+                seen_at = float(json.loads(value)["t"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            article_id = key[len(SEEN_PREFIX) :]
+            if seen_at > self._seen.get(article_id, float("-inf")):
+                self._seen[article_id] = seen_at
+                self._seen.move_to_end(article_id)
+            self._stored_at[article_id] = max(seen_at, self._stored_at.get(article_id, seen_at))
 
     @property
     def seen_count(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from datetime import timedelta
@@ -300,3 +301,44 @@ async def test_a_dead_parse_process_degrades_to_threads(
     assert all(poller.state.feeds[u].articles_published == 1 for u in urls)
     await poller.close()
     pool.shutdown()
+
+
+async def test_two_pollers_share_feeds_without_double_fetch_or_double_publish(
+    feed_server: FeedServer, kafka_bootstrap: str, poller_settings: Settings, clock: FakeClock
+) -> None:
+    story = ("s", "https://news.example/shared-story", "Shared")
+    feeds = [
+        FeedConfig(
+            url=feed_server.put(f"shard{n}", rss(story, (f"o{n}", f"https://o.example/{n}", "Own")))
+        )
+        for n in range(12)
+    ]
+    settings = [
+        poller_settings.model_copy(update={"poller_count": 2, "poller_index": i}) for i in (0, 1)
+    ]
+    first, second = (make(s, feeds, kafka_bootstrap, clock) for s in settings)
+    assert {f.url for f in first.feeds}.isdisjoint({f.url for f in second.feeds})
+    assert len(first.feeds) + len(second.feeds) == 12 and first.feeds and second.feeds
+    await first.start()
+    await second.start()
+    one = await first.poll_once()
+    # The second poller hears the first one's seen ids through the shared state topic.
+    for _ in range(100):
+        if second.state.is_seen(article_id_of(story[1])):
+            break
+        await asyncio.sleep(0.1)
+    two = await second.poll_once()
+    await first.close()
+    await second.close()
+    assert one.published == len(first.feeds) + 1
+    assert two.published == len(second.feeds)
+    assert all(feed_server.hits(f.url.removeprefix(feed_server.base_url)) == 1 for f in feeds)
+    links = [v["link"] for _, v in read_topic(kafka_bootstrap, poller_settings.articles_topic)]
+    assert links.count("https://news.example/shared-story") == 1
+    assert len(links) == 13
+
+
+def article_id_of(link: str) -> str:
+    from streams.poller.articles import article_id
+
+    return article_id(link, "", "", "", "")

@@ -8,7 +8,7 @@ terms. ``docs/watchlists.md`` documents every key.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -146,7 +146,16 @@ class Term(_Strict):
 
 
 def _as_term(value: Any) -> Any:
-    return {"text": value} if isinstance(value, str) else value
+    if isinstance(value, str):
+        return {"text": value}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"text": str(value)}  # 2023, 4: the digits as written
+    if value is None or isinstance(value, bool | float | date):
+        # YAML turned the term into another type (yes/no/on/off, 1e3, 2023-03-29, ~): the
+        # original spelling is lost, so it cannot be matched as written.
+        msg = f"YAML reads this term as {value!r} ({type(value).__name__}): put it in quotes"
+        raise ValueError(msg)
+    return value
 
 
 def _as_group(value: Any) -> Any:

@@ -258,7 +258,9 @@ def _message(error: Any) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    return message[:1].lower() + message[1:]
+    if message[1:2].islower():  # "Input should..." -> "input should...", but keep "YAML"
+        message = message[:1].lower() + message[1:]
+    return message
 
 
 def _pydantic_errors(exc: ValidationError, root: yaml.Node | None, source: str) -> list[str]:

@@ -220,6 +220,14 @@ CASES = [
         ["w.yaml:4:19 topics[0].title_weight: must be >= 0"],
         id="negative-weight",
     ),
+    pytest.param(
+        "topics:\n  - id: t\n    any: [no, 4.5]\n",
+        [
+            "w.yaml:3:11 topics[0].any[0]: YAML reads this term as False (bool): put it in quotes",
+            "w.yaml:3:15 topics[0].any[1]: YAML reads this term as 4.5 (float): put it in quotes",
+        ],
+        id="yaml-typed-terms",
+    ),
     pytest.param("format: 2\ntopics: []\n", None, id="format"),
     pytest.param(
         "",
@@ -335,6 +343,12 @@ def test_version_is_a_content_hash() -> None:
     assert re.fullmatch(r"sha256:[0-9a-f]{12}", first.version)
     assert parse_watchlist(text, "elsewhere.yaml").version == first.version
     assert parse_watchlist(text + "\n# changed\n").version != first.version
+
+
+def test_integer_terms_are_text() -> None:
+    watchlist = parse_watchlist("topics:\n  - id: t\n    all: [[GPT], [4, 2023]]\n")
+    assert watchlist.topics[0].all is not None
+    assert [term.text for term in watchlist.topics[0].all[1]] == ["4", "2023"]
 
 
 def test_alert_settings_parse() -> None:

@@ -6,7 +6,7 @@ One small adapter, so the agent speaks in three verbs (``alerts_for``, ``deliver
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,13 +119,25 @@ def _result(outcome: Any) -> DeliveryResult:
     return DeliveryResult(mapped, outcome.ts, outcome.reason)
 
 
-def make_alerting(settings: Settings, watchlist: ActiveWatchlist) -> Alerting:
-    """The alerting adapter over the sink the settings choose (console when no credentials)."""
+def make_alerting(
+    settings: Settings,
+    watchlist: ActiveWatchlist,
+    sleep: Callable[[float], Awaitable[Any]] | None = None,
+) -> Alerting:
+    """The alerting adapter over the sink the settings choose (console when no credentials).
+
+    ``sleep`` is the dispatcher's wait (pacing, ``Retry-After``): the worker passes one that
+    counts the waits (``streams.metrics.metered_sleep``).
+    """
+    import asyncio
 
     from alerts.dispatch import make_dispatcher
     from alerts.sinks import make_sink
 
     sink = make_sink(settings, verbose=settings.console_verbose)
     return Alerting(
-        watchlist, make_dispatcher(settings, sink), sink, settings.slack_default_channel
+        watchlist,
+        make_dispatcher(settings, sink, sleep=sleep or asyncio.sleep),
+        sink,
+        settings.slack_default_channel,
     )

@@ -12,6 +12,7 @@ def build_runtime(settings: Settings, bootstrap: str) -> Any:
     from monitors.nlp import load_pipeline
     from streams.alerting import make_alerting
     from streams.detection_pool import DetectionPool
+    from streams.metrics import WorkerMetrics, metered_sleep
     from streams.runtime import Runtime
     from streams.topics import create_topics, topic_names
     from streams.watchlists import ActiveWatchlist, load_version
@@ -26,12 +27,15 @@ def build_runtime(settings: Settings, bootstrap: str) -> Any:
     pool.warm_up_sync()
     names = topic_names(settings)
     create_topics(bootstrap, names, settings)
+    metrics = WorkerMetrics()
     return Runtime(
         settings=settings,
         topics=names,
         watchlist=watchlist,
         pool=pool,
-        alerting=make_alerting(settings, watchlist),
+        # Every wait for Slack (pacing, Retry-After) shows in the rate-limit metrics.
+        alerting=make_alerting(settings, watchlist, sleep=metered_sleep(metrics)),
+        metrics=metrics,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,28 @@ def _init_process(model_name: str) -> None:
     from monitors.nlp import load_pipeline
 
     _process_nlp = load_pipeline(model_name)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this process when its parent dies.
+
+    A worker killed with SIGKILL cannot shut its pool down; without this its detection
+    processes would live on as orphans, each holding a spaCy model in memory.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the request above was made
+        os._exit(1)
+
+
+def _start_process(init_fn: Callable[[str], None], model_name: str, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    init_fn(model_name)
 
 
 def _ping() -> bool:
@@ -94,8 +117,8 @@ class DetectionPool:
         return concurrent.futures.ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=self._init_fn,
-            initargs=(self._model_name,),
+            initializer=_start_process,
+            initargs=(self._init_fn, self._model_name, os.getpid()),
         )
 
     def _replace_pool(self) -> None:

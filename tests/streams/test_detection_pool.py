@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from streams.detection_pool import DetectionFailure, DetectionPool
+from tests.streams.harness import REPO_ROOT
 from tests.streams.slow_detection import detect_slowly_on_demand, init_nothing
 
 
@@ -47,3 +55,39 @@ async def test_article_that_errors_is_reported_not_raised(pool: DetectionPool) -
 
 async def test_empty_batch_costs_nothing(pool: DetectionPool) -> None:
     assert await pool.detect("", "test", []) == []
+
+
+def test_pool_processes_die_with_a_killed_worker(tmp_path: Path) -> None:
+    script = (
+        "from streams.detection_pool import DetectionPool\n"
+        "from tests.streams.slow_detection import detect_slowly_on_demand, init_nothing\n"
+        "import time\n"
+        "pool = DetectionPool('unused', 2, 5.0, detect_slowly_on_demand, init_nothing)\n"
+        "pool.warm_up_sync()\n"
+        "print(' '.join(str(p) for p in pool._pool._processes), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    children = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(children) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in children), [
+        Path(f"/proc/{pid}/status").read_text()[:300] for pid in children if alive(pid)
+    ]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # An orphan is reaped by init; a zombie of ours would still answer kill(0).
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()

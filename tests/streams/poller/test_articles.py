@@ -219,3 +219,27 @@ def test_relative_links_resolve_against_where_the_feed_was_fetched() -> None:
         NOW,
     )
     assert run_parse_job(job).articles[0].link == "https://site.example/news/1"
+
+
+async def test_wrong_encoding_served_over_http(feed_server: FeedServer) -> None:
+    from streams.poller.fetcher import Fetcher, FetchOptions
+    from streams.poller.guard import AddressGuard, AddressPolicy
+
+    item = (
+        "<item><title>Z\u00fcrich \u2013 caf\u00e9</title><link>https://f.example/z</link></item>"
+    )
+    cp1252 = rss(item).decode().encode("windows-1252")  # declares utf-8
+    urls = [
+        feed_server.put("cp1252-as-xml", cp1252, "application/rss+xml; charset=utf-8"),
+        feed_server.put("utf8-as-plain", rss(item), "text/plain"),
+        feed_server.put("no-type", rss(item), ""),
+    ]
+    fetcher = Fetcher(FetchOptions(), AddressGuard(AddressPolicy(allow_loopback=True)))
+    for url in urls:
+        result = await fetcher.fetch(url)
+        job = ParseJob(result.body, result.headers, result.url, url, "", (), NOW)
+        outcome = run_parse_job(job)
+        assert outcome.error is None, url
+        title = outcome.articles[0].title
+        assert title.startswith("Z") and "\ufffd" not in title and "caf\u00e9" in title, url
+    await fetcher.aclose()

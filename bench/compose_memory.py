@@ -147,6 +147,13 @@ def main() -> None:
                     f"({len(peaks)} processes: {detail} MiB)"
                 )
             print(f"slack posts: {len(slack.posts())}")
+            broker_pid = broker.pid()
+            if broker_pid is not None:
+                status = Path(f"/proc/{broker_pid}/status").read_text()
+                hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+                print(
+                    f"kafka   peak RSS {int(hwm.split()[1]) / 1024:6.0f} MiB (local broker)"
+                )
     finally:
         broker.destroy()
 

@@ -81,7 +81,14 @@ class ServiceProcess:
         """Run a one-shot service (``restart: "no"``) and return its exit code."""
         self.start()
         assert self.process is not None
-        return self.process.wait(timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while self.process.poll() is None:
+            self.sample_rss()
+            if time.monotonic() > deadline:
+                self.process.kill()
+                raise subprocess.TimeoutExpired(self.argv, timeout_s)
+            time.sleep(0.1)
+        return self.process.returncode
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -39,6 +39,9 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=8 * 1024 * 1024,
         producer_acks=-1,
+        # A worker that died without leaving the group holds its partitions this long.
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 10,
         web_enabled=settings.web_port != 0,
         web_port=settings.web_port or 6066,
         web_bind=settings.web_bind,

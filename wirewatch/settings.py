@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     topic_replication: int = Field(
         default=1, ge=1, le=7, description="Replication factor of topics this service creates."
     )
+    kafka_session_timeout_seconds: float = Field(
+        default=30.0,
+        ge=6,
+        le=300,
+        description="How long a silent worker keeps its partitions before they are reassigned.",
+    )
     detect_batch_size: int = Field(
         default=64, ge=1, le=10_000, description="Articles handed to detection at once."
     )

@@ -47,6 +47,7 @@ class PipelineEnv:
                 "WIREWATCH_HOME": str(self.home),
                 "WIREWATCH_TOPIC_PARTITIONS": "2",
                 "WIREWATCH_DETECT_BATCH_SECONDS": "0.2",
+                "WIREWATCH_KAFKA_SESSION_TIMEOUT_SECONDS": "10",
                 "WIREWATCH_WEB_PORT": str(free_port()),
             }
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -33,6 +34,8 @@ from prometheus_client import (
 )
 
 from wirewatch.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Outcome words of CycleReport.outcomes, pre-declared so each series exists from the first scrape.
 FEED_OUTCOMES = ("articles", "empty", "not_modified", "kafka", "error")
@@ -252,5 +255,15 @@ def serve_poller_telemetry(poller: Any, settings: Settings) -> PollerTelemetry:
     telemetry = PollerTelemetry(settings)
     telemetry.observe(poller)
     if settings.poller_web_port:
-        telemetry.serve(settings.poller_web_port, settings.web_bind)
+        try:
+            telemetry.serve(settings.poller_web_port, settings.web_bind)
+        except OSError as exc:
+            # Polling matters more than its telemetry: carry on, loudly. The health check then
+            # reports the endpoint unreachable, so an orchestrator still sees the problem.
+            log.error(
+                "cannot serve poller health and metrics on %s:%d: %s",
+                settings.web_bind,
+                settings.poller_web_port,
+                exc.strerror,
+            )
     return telemetry

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -17,7 +18,7 @@ from streams.metrics import WorkerMetrics, metered_sleep
 from streams.poller.config import FeedConfig
 from streams.poller.poller import CycleReport
 from streams.poller.state import FeedState
-from streams.poller_metrics import PollerHealth, PollerTelemetry
+from streams.poller_metrics import PollerHealth, PollerTelemetry, serve_poller_telemetry
 from wirewatch.settings import load_settings
 
 
@@ -199,3 +200,18 @@ def test_worker_metrics_expose_lag_and_rate_limit_waits() -> None:
     assert slept == [3.0]
     for outcome in ("posted", "failed", "parked", "digested"):
         assert series[("wirewatch_alerts_total", (("outcome", outcome),))] == 0
+
+
+def test_a_taken_port_does_not_stop_the_poller(caplog: pytest.LogCaptureFixture) -> None:
+    first = PollerTelemetry(load_settings())
+    port = first.serve(0, "127.0.0.1")
+    try:
+        poller = FakePoller([CycleReport(polled=0)], [])
+        settings = load_settings(poller_web_port=port, web_bind="127.0.0.1")
+        second = serve_poller_telemetry(poller, settings)
+        assert second.server is None
+        assert "cannot serve poller health and metrics on 127.0.0.1" in caplog.text
+        asyncio.run(poller.poll_once())  # still observed
+        assert second.health.report()["ok"]
+    finally:
+        first.close()

@@ -41,6 +41,8 @@ def test_poll_sigterm_then_once_then_status(
         "WIREWATCH_ARTICLES_TOPIC": f"{unique_name}.articles",
         "WIREWATCH_POLLER_STATE_TOPIC": f"{unique_name}.state",
         "WIREWATCH_FEED_ERROR_THRESHOLD": "1",
+        # A fixed telemetry port could be taken by another run on this machine.
+        "WIREWATCH_POLLER_WEB_PORT": "0",
     }
     command = [sys.executable, "-m", "wirewatch"]
     log_path = tmp_path / "poll.log"

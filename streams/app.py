@@ -55,12 +55,17 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
     @app.task
     async def follow_watchlist_pushes() -> None:
         from streams.watchlists import follow_watchlists
+        from wirewatch.kafka_config import aiokafka_kwargs
 
         stop = asyncio.Event()
         while True:
             try:
                 await follow_watchlists(
-                    bootstrap, runtime.topics.watchlists, runtime.watchlist, stop
+                    bootstrap,
+                    runtime.topics.watchlists,
+                    runtime.watchlist,
+                    stop,
+                    client_options=aiokafka_kwargs(settings),
                 )
             except asyncio.CancelledError:
                 raise

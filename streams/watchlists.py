@@ -75,8 +75,17 @@ class ActiveWatchlist:
         return True
 
 
-def push_watchlist(bootstrap: str, topic: str, path: Path, name: str = "default") -> WatchlistV1:
-    """Validate ``path`` and publish it; nothing is published when it is invalid."""
+def push_watchlist(
+    bootstrap: str,
+    topic: str,
+    path: Path,
+    name: str = "default",
+    client_options: dict[str, Any] | None = None,
+) -> WatchlistV1:
+    """Validate ``path`` and publish it; nothing is published when it is invalid.
+
+    ``client_options`` carry the cluster's TLS/SASL settings (``kafka_python_kwargs``).
+    """
     from kafka import KafkaProducer
 
     version = load_version(path)  # raises before anything connects
@@ -87,7 +96,9 @@ def push_watchlist(bootstrap: str, topic: str, path: Path, name: str = "default"
         source=str(path),
         pushed_at=datetime.now(UTC),
     )
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **(client_options or {})
+    )
     try:
         producer.send(topic, key=name.encode(), value=record.to_json()).get(timeout=30)
     finally:
@@ -96,7 +107,11 @@ def push_watchlist(bootstrap: str, topic: str, path: Path, name: str = "default"
 
 
 async def follow_watchlists(
-    bootstrap: str, topic: str, active: ActiveWatchlist, stop: asyncio.Event
+    bootstrap: str,
+    topic: str,
+    active: ActiveWatchlist,
+    stop: asyncio.Event,
+    client_options: dict[str, Any] | None = None,
 ) -> None:
     """Read the compacted topic from its beginning, then follow it, offering each version.
 
@@ -105,7 +120,9 @@ async def follow_watchlists(
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **(client_options or {})
+    )
     await consumer.start()
     try:
         partition = TopicPartition(topic, 0)

@@ -52,6 +52,4 @@ def build_worker(settings: Settings, loglevel: str = "info") -> Any:
     from wirewatch.logs import dict_config
 
     # One record per event, text or JSON (WIREWATCH_LOG_FORMAT), as every other command logs.
-    return Worker(
-        app, loglevel=loglevel, logging_config=dict_config(loglevel, settings.log_format)
-    )
+    return Worker(app, loglevel=loglevel, logging_config=dict_config(loglevel, settings.log_format))

@@ -18,6 +18,7 @@ def push(file: Path, name: str) -> None:
     from streams.topics import create_topics, topic_names
     from streams.watchlists import load_version, push_watchlist
     from wirewatch.bootstrap import resolve_bootstrap
+    from wirewatch.kafka_config import kafka_python_kwargs
     from wirewatch.settings import load_settings
 
     load_version(file)  # refuse an invalid file before connecting to anything
@@ -25,5 +26,7 @@ def push(file: Path, name: str) -> None:
     bootstrap = resolve_bootstrap(settings, start_local=False)
     names = topic_names(settings)
     create_topics(bootstrap, names, settings)
-    record = push_watchlist(bootstrap, names.watchlists, file, name=name)
+    record = push_watchlist(
+        bootstrap, names.watchlists, file, name=name, client_options=kafka_python_kwargs(settings)
+    )
     click.echo(f"pushed {file} as {record.version} to {names.watchlists}")

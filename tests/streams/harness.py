@@ -18,6 +18,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from wirewatch.localkafka import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Kafka session timeout of test workers: how long a killed worker keeps its partitions.
+SESSION_TIMEOUT_S = 10
 
 
 @dataclass
@@ -47,7 +49,7 @@ class PipelineEnv:
                 "WIREWATCH_HOME": str(self.home),
                 "WIREWATCH_TOPIC_PARTITIONS": "2",
                 "WIREWATCH_DETECT_BATCH_SECONDS": "0.2",
-                "WIREWATCH_KAFKA_SESSION_TIMEOUT_SECONDS": "10",
+                "WIREWATCH_KAFKA_SESSION_TIMEOUT_SECONDS": str(SESSION_TIMEOUT_S),
                 "WIREWATCH_WEB_PORT": str(free_port()),
             }
         )

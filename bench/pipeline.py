@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import statistics
 import sys
@@ -91,7 +92,7 @@ def watch_posts(slack: SlackServer, seen_at: dict[int, float], stop: threading.E
 def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        offsets = admin.list_consumer_group_offsets(group)
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
     return sum(
@@ -120,7 +121,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
     broker = LocalKafka(data_dir=home / "kafka", port=free_port(), controller_port=free_port())
     broker.start()
-    slack = SlackServer().start()
+    slack = SlackServer(channels=("ai-policy", "twitter-ai", "china-ai", "wirewatch")).start()
     try:
         env = PipelineEnv(
             broker.bootstrap,
@@ -162,14 +163,19 @@ def main() -> None:
         watcher = threading.Thread(target=watch_posts, args=(slack, seen_at, stop_watch))
         watcher.start()
         sent_at: dict[int, float] = {}
+        rng = random.Random(7)
+        titles = [a.title for a in corpus_articles(2000) if a.title]
         stop = time.perf_counter() + args.seconds
         n = 0
         while time.perf_counter() < stop:
+            # Distinct stories (else story identity rightly folds them into one): real
+            # headlines as the lead's body, one sentence that matches ai-moratorium.
+            filler = " ".join(rng.sample(titles, 3))
             article = ArticleV1(
                 id=f"steady-{n}",
                 link=f"https://steady.example/{n}",
-                title=f"Lab {n} joins call for a pause on giant AI experiments {n * 7919}",
-                summary=f"Open letter {n}: pause AI training now, signatory number {n}.",
+                title=f"Lab {n} joins call to pause giant AI experiments",
+                summary=f"{filler}. Researchers call for a pause on giant AI experiments.",
                 fetched_at=datetime.now(UTC),
             )
             sent_at[n] = time.perf_counter()

@@ -58,7 +58,7 @@ def group_lag(
             for topic in sorted(wanted)
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
-        committed = admin.list_consumer_group_offsets(group, partitions=partitions)
+        committed = admin.list_group_offsets({group: partitions}).get(group, {})
         ends = consumer.end_offsets(partitions)
         starts = consumer.beginning_offsets(partitions)
         lag = {}

@@ -18,6 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from wirewatch.localkafka import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
 # Kafka session timeout of test workers: how long a killed worker keeps its partitions.
 SESSION_TIMEOUT_S = 10
 

@@ -4,44 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.slackserver import VALID_TOKEN, SlackServer
-from tests.streams.harness import REPO_ROOT, PipelineEnv, WorkerProcess, read_topic, wait_until
+from tests.slackserver import SlackServer
+from tests.streams.harness import (
+    DATA,
+    REPO_ROOT,
+    PipelineEnv,
+    WorkerProcess,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
-
-DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    with SlackServer() as server:
-        yield server
-
-
-@pytest.fixture
-def pipeline(
-    kafka_bootstrap: str, unique_name: str, tmp_path: Path, slack: SlackServer
-) -> PipelineEnv:
-    return PipelineEnv(
-        kafka_bootstrap,
-        unique_name,
-        tmp_path,
-        {
-            "WIREWATCH_WATCHLIST": str(DATA / "e2e-watchlist.yaml"),
-            "WIREWATCH_SLACK_TOKEN": VALID_TOKEN,
-            "WIREWATCH_SLACK_API_URL": slack.api_url,
-            "WIREWATCH_SLACK_PACE_SECONDS": "0.05",
-            "WIREWATCH_ALLOW_LOOPBACK": "true",
-            "WIREWATCH_POLLER_STATE_TOPIC": f"{unique_name}.poller-state.v1",
-            "WIREWATCH_POLLER_WEB_PORT": "0",
-        },
-    )
 
 
 def poll_once(env: PipelineEnv, feeds_file: Path) -> str:

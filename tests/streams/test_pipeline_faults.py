@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,8 +20,9 @@ import pytest
 
 from streams.records import ArticleV1
 from tests.conftest import CORPUS_DIR
-from tests.slackserver import VALID_TOKEN, SlackServer
+from tests.slackserver import SlackServer
 from tests.streams.harness import (
+    DATA,
     REPO_ROOT,
     SESSION_TIMEOUT_S,
     PipelineEnv,
@@ -33,32 +33,6 @@ from tests.streams.harness import (
 )
 
 pytestmark = pytest.mark.kafka
-
-DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    with SlackServer() as server:
-        yield server
-
-
-@pytest.fixture
-def pipeline(
-    kafka_bootstrap: str, unique_name: str, tmp_path: Path, slack: SlackServer
-) -> PipelineEnv:
-    return PipelineEnv(
-        kafka_bootstrap,
-        unique_name,
-        tmp_path,
-        {
-            "WIREWATCH_WATCHLIST": str(DATA / "e2e-watchlist.yaml"),
-            "WIREWATCH_SLACK_TOKEN": VALID_TOKEN,
-            "WIREWATCH_SLACK_API_URL": slack.api_url,
-            "WIREWATCH_SLACK_PACE_SECONDS": "0.05",
-            "WIREWATCH_DETECT_BATCH_SIZE": "8",
-        },
-    )
 
 
 def distinct_stories(count: int, seed: int = 7) -> list[ArticleV1]:

@@ -122,6 +122,7 @@ def main() -> None:
     broker = LocalKafka(data_dir=home / "kafka", port=free_port(), controller_port=free_port())
     broker.start()
     slack = SlackServer(channels=("ai-policy", "twitter-ai", "china-ai", "wirewatch")).start()
+    worker: WorkerProcess | None = None
     try:
         env = PipelineEnv(
             broker.bootstrap,
@@ -197,12 +198,12 @@ def main() -> None:
         else:
             print(f"steady rate: none of {n} articles reached Slack")
         print(f"worker peak RSS: {rss_mb(worker.process.pid):.0f} MB")
-        worker.stop()
         producer.close()
     finally:
+        if worker is not None:  # also when the run failed half-way: no orphaned worker
+            worker.stop()
         slack.stop()
         broker.destroy()
-        threading.Event().wait(0)
 
 
 if __name__ == "__main__":

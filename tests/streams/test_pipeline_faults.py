@@ -120,8 +120,7 @@ def test_sigkill_mid_batch_loses_nothing_and_posts_nothing_twice(
     first.stop(signal.SIGKILL)
     slack.clear_faults()
     # Restart once the broker has expelled the killed member, as a supervisor's restart delay
-    # would. (A worker that joined while the dead member's session was still live was seen to
-    # get only part of the partitions and no follow-up rebalance: see the issue notes.)
+    # would, so the new worker joins a group of one.
     time.sleep(SESSION_TIMEOUT_S + 2)
 
     second = WorkerProcess(pipeline, tmp_path / "worker-2.log").start()

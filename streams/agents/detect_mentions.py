@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from streams.agents import raw_topic
 from streams.dead_letters import dead_letter
 from streams.detection_pool import DetectionFailure
 from streams.records import ArticleV1, EntityV1, EvidenceV1, MatchV1
@@ -68,17 +69,9 @@ def match_records(
 def register(app: faust.App, runtime: Runtime) -> Any:
     """Attach the agent to ``app``; returns it (tests drive it directly)."""
     settings, names = runtime.settings, runtime.topics
-    articles = app.topic(
-        names.articles,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    matches = app.topic(names.matches, key_serializer="raw", value_serializer="raw")
-    dead_letters = app.topic(
-        names.articles_dead_letters, key_serializer="raw", value_serializer="raw"
-    )
+    articles = raw_topic(app, names.articles)
+    matches = raw_topic(app, names.matches)
+    dead_letters = raw_topic(app, names.articles_dead_letters)
 
     async def send_dead_letter(kind: str, error: str, value: Any, message: Any) -> None:
         raw = value if isinstance(value, bytes) else str(value).encode()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from faust.streams import _current_event
 from pydantic import ValidationError
 
+from streams.agents import raw_topic
 from streams.dead_letters import dead_letter
 from streams.records import AlertOutcomeV1, MatchV1
 from streams.stories import StoryEntry, StoryIndex
@@ -52,17 +53,9 @@ def writes_for(event: Any) -> Iterator[None]:
 def register(app: faust.App, runtime: Runtime) -> Any:
     """Attach the agent and its tables to ``app``; returns the agent."""
     settings, names = runtime.settings, runtime.topics
-    matches = app.topic(
-        names.matches,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    outcomes_topic = app.topic(names.alert_outcomes, key_serializer="raw", value_serializer="raw")
-    dead_letters = app.topic(
-        names.alerts_dead_letters, key_serializer="raw", value_serializer="raw"
-    )
+    matches = raw_topic(app, names.matches)
+    outcomes_topic = raw_topic(app, names.alert_outcomes)
+    dead_letters = raw_topic(app, names.alerts_dead_letters)
     posted_alerts = app.Table("posted_alerts", default=None, partitions=settings.topic_partitions)
     stories = app.Table("stories", default=None, partitions=settings.topic_partitions)
     window = timedelta(hours=settings.story_window_hours)

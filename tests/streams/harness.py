@@ -105,6 +105,21 @@ class WorkerProcess:
         return int(self.process.returncode)
 
 
+def run_cli(
+    env: PipelineEnv, *args: str, timeout_s: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``wirewatch ARGS`` as a child process in the pipeline's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "wirewatch", *args],
+        cwd=REPO_ROOT,
+        env=env.environ(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> None:
     """Send raw (key, value) records and wait until the broker has them."""
     producer = KafkaProducer(

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -23,12 +21,12 @@ from tests.conftest import CORPUS_DIR
 from tests.slackserver import SlackServer
 from tests.streams.harness import (
     DATA,
-    REPO_ROOT,
     SESSION_TIMEOUT_S,
     PipelineEnv,
     WorkerProcess,
     produce,
     read_topic,
+    run_cli,
     wait_until,
 )
 
@@ -166,35 +164,18 @@ def test_bad_watchlist_push_is_refused_and_a_good_one_switches_workers(
 ) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("topics:\n  - id: x\n    any: []\n")
-    push = [sys.executable, "-m", "wirewatch", "watchlist", "push"]
-    refused = subprocess.run(
-        [*push, str(broken)],
-        cwd=REPO_ROOT,
-        env=pipeline.environ(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = run_cli(pipeline, "watchlist", "push", str(broken))
     assert refused.returncode == 2
     assert "broken.yaml:3" in refused.stderr
     assert read_topic(pipeline.bootstrap, pipeline.topic("watchlists.v1")) == []
 
     worker = WorkerProcess(pipeline, tmp_path / "worker.log").start()
     try:
-        narrowed = tmp_path / "only-twitter.yaml"
-        narrowed.write_text(
+        renamed = tmp_path / "renamed.yaml"
+        renamed.write_text(
             (DATA / "e2e-watchlist.yaml").read_text().replace("id: ai-moratorium", "id: renamed")
         )
-        pushed = subprocess.run(
-            [*push, str(narrowed)],
-            cwd=REPO_ROOT,
-            env=pipeline.environ(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        pushed = run_cli(pipeline, "watchlist", "push", str(renamed))
         assert pushed.returncode == 0, pushed.stderr
         worker.wait_for_log("watchlist switched to", 60)
         publish(pipeline, distinct_stories(1, seed=41))

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.streams.harness import REPO_ROOT, PipelineEnv, read_topic
+from tests.streams.harness import PipelineEnv, read_topic, run_cli
 
 pytestmark = pytest.mark.kafka
 
 
 def run_worker(env: PipelineEnv) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wirewatch", "worker"],
-        cwd=REPO_ROOT,
-        env=env.environ(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_cli(env, "worker")
 
 
 def test_missing_model_refuses_to_start(

@@ -15,6 +15,7 @@ import faust
 
 from streams.agents import detect_mentions, post_alerts
 from streams.lag import watch_worker_lag
+from streams.recovery import KeepQueuedTableManager
 from streams.runtime import Runtime
 from wirewatch.kafka_config import faust_credentials
 from wirewatch.settings import Settings
@@ -47,6 +48,8 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
         web_bind=settings.web_bind,
         web_in_thread=False,
         broker_credentials=faust_credentials(settings),
+        # faust's recovery can drop queued events when a worker joins (streams/recovery.py).
+        TableManager=KeepQueuedTableManager,
     )
     detect_mentions.register(app, runtime)
     post_alerts.register(app, runtime)

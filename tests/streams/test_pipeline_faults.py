@@ -1,4 +1,4 @@
-"""The worker under faults (RELIABILITY.md 24-26, 37): poison records, SIGKILL, rebalances, pushes.
+"""The worker under faults (RELIABILITY.md 24-27, 37): poison records, SIGKILL, rebalances, pushes.
 
 The invariant, checked against what the loopback Slack received: every article that reached Kafka
 is processed, every alert reaches Slack, and no alert id is posted twice.
@@ -10,6 +10,7 @@ import json
 import random
 import signal
 import time
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.streams.harness import (
     run_cli,
     wait_until,
 )
+from wirewatch.localkafka import free_port
 
 pytestmark = pytest.mark.kafka
 
@@ -130,6 +132,63 @@ def test_sigkill_mid_batch_loses_nothing_and_posts_nothing_twice(
     posted = alert_ids_posted(slack)
     assert len(posted) == len(articles)
     assert max(posted.values()) == 1, [k for k, v in posted.items() if v > 1]
+
+
+# A real pathological input, not a stand-in: this pattern backtracks exponentially on a long run
+# of "a" that does not end the text (about 30 hours of CPU for the article below).
+BACKTRACKING_TOPIC = """
+  - id: backtracking
+    name: Backtracking pattern
+    any:
+      - {regex: "(a+)+$"}
+    alert:
+      channels: ["#alerts"]
+"""
+
+
+def test_pathological_article_times_out_to_dead_letters_while_the_worker_goes_on(
+    pipeline: PipelineEnv, slack: SlackServer, tmp_path: Path
+) -> None:
+    watchlist = tmp_path / "backtracking.yaml"
+    watchlist.write_text((DATA / "e2e-watchlist.yaml").read_text() + BACKTRACKING_TOPIC)
+    web_port = free_port()
+    pipeline.extra.update(
+        {
+            "WIREWATCH_WATCHLIST": str(watchlist),
+            "WIREWATCH_DETECT_TIMEOUT_SECONDS": "5",
+            "WIREWATCH_WEB_PORT": str(web_port),
+        }
+    )
+    pathological = ArticleV1(
+        id="backtracking",
+        link="https://wire.example/backtracking",
+        title="An ordinary headline",
+        summary="a" * 40 + "!",
+        source="test wire",
+        fetched_at=datetime.now(UTC),
+    )
+    good = distinct_stories(3, seed=51)
+    worker = WorkerProcess(pipeline, tmp_path / "worker.log").start()
+    try:
+        publish(pipeline, [pathological])
+        time.sleep(1)  # detection of the pathological article is under way now
+        # The event loop is free meanwhile: the worker still answers its health check.
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/health", timeout=3) as answer:
+            assert json.load(answer)["watchlist_version"].startswith("sha256:")
+        publish(pipeline, good)
+        letters = wait_until(
+            lambda: read_topic(pipeline.bootstrap, pipeline.topic("articles.dlq.v1")), 90
+        )
+        assert letters, worker.log()[-3000:]
+        assert wait_until(lambda: len(alert_ids_posted(slack)) >= 3, 90), worker.log()[-3000:]
+    finally:
+        assert worker.stop() == 0
+    assert [(letter["key"], letter["error_kind"]) for letter in letters] == [
+        ("backtracking", "timeout")
+    ]
+    assert {
+        o["article_id"] for o in read_topic(pipeline.bootstrap, pipeline.topic("alert-outcomes.v1"))
+    } == {article.id for article in good}
 
 
 def test_workers_scaled_one_two_one_keep_the_invariants(

@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 
 # Alert outcomes are pre-declared so every series exists (at 0) from the first scrape: an alert
 # rule on ``rate(wirewatch_alerts_total{outcome="failed"}[5m])`` must not wait for a first failure.
-ALERT_OUTCOMES = ("posted", "duplicate", "muted", "parked", "failed", "digested")
+ALERT_OUTCOMES = ("posted", "duplicate", "muted", "cooldown", "parked", "failed", "digested")
 
 LagSource = Callable[[], Mapping[tuple[str, int], int]]
 
@@ -57,7 +57,7 @@ class WorkerMetrics:
         )
         self.alerts = Counter(
             "wirewatch_alerts_total",
-            "Alert decisions by outcome (posted, duplicate, muted, parked, failed, digested).",
+            "Alert decisions by outcome: " + ", ".join(ALERT_OUTCOMES) + ".",
             ["outcome"],
             registry=self.registry,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -14,8 +14,8 @@ class WorkerHealth:
     clock: Callable[[], float] = time.monotonic
     last_beat: dict[str, float] = field(default_factory=dict)
     delivery_paused: str | None = None
-    # Records waiting on this worker's partitions (``streams.lag``); None: not measured.
-    backlog: Callable[[], int] | None = None
+    # Records waiting on this worker's partitions, per stage (``streams.lag``); None: not measured.
+    backlog: Callable[[], Mapping[str, int]] | None = None
     stall_seconds: float = 300.0
     started: float | None = None
 
@@ -24,17 +24,20 @@ class WorkerHealth:
             self.started = self.clock()
 
     def stalled(self, now: float) -> str | None:
-        """Why the stream counts as stalled: work waiting and no batch for ``stall_seconds``.
+        """Why the stream counts as stalled: a stage with work waiting and no batch for a while.
 
-        An idle stream (no backlog) is never stalled, however long since its last batch.
+        Each stage is judged on its own batches, so a stuck alert agent shows even while
+        detection keeps running. An idle stage (nothing waiting) is never stalled.
         """
-        waiting = self.backlog() if self.backlog is not None else 0
-        if waiting <= 0:
-            return None
-        last = max(self.last_beat.values(), default=self.started or now)
-        if now - last <= self.stall_seconds:
-            return None
-        return f"{waiting} records waiting and no batch finished for {now - last:.0f}s"
+        waiting = self.backlog() if self.backlog is not None else {}
+        reasons = []
+        for stage, count in sorted(waiting.items()):
+            last = self.last_beat.get(stage, self.started or now)
+            if count > 0 and now - last > self.stall_seconds:
+                reasons.append(
+                    f"{stage}: {count} records waiting and no batch finished for {now - last:.0f}s"
+                )
+        return "; ".join(reasons) or None
 
     def beat(self, stage: str) -> None:
         """A stage finished a batch."""

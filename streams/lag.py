@@ -79,5 +79,14 @@ def watch_worker_lag(app: Any, runtime: Any) -> None:
         return faust_lag(app)
 
     runtime.metrics.watch_lag(lag)
-    runtime.health.backlog = lambda: sum(lag().values())
+    stage_of_topic = {runtime.topics.articles: "detect", runtime.topics.matches: "alert"}
+
+    def backlog_per_stage() -> dict[str, int]:
+        waiting = dict.fromkeys(stage_of_topic.values(), 0)
+        for (topic, _), count in lag().items():
+            if topic in stage_of_topic:
+                waiting[stage_of_topic[topic]] += count
+        return waiting
+
+    runtime.health.backlog = backlog_per_stage
     runtime.health.stall_seconds = runtime.settings.health_stall_seconds

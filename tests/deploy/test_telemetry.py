@@ -150,14 +150,14 @@ def test_poller_endpoints_serve_metrics_and_health_on_loopback() -> None:
 
 def test_worker_is_stalled_only_with_a_backlog_and_no_progress() -> None:
     clock = FakeClock()
-    backlog = {"n": 0}
-    health = WorkerHealth(clock=clock, backlog=lambda: backlog["n"], stall_seconds=120)
+    backlog = {"detect": 0, "alert": 0}
+    health = WorkerHealth(clock=clock, backlog=lambda: backlog, stall_seconds=120)
     clock.now += 1000
     assert health.report()["ok"]  # idle for long, nothing waiting: healthy
-    backlog["n"] = 7
+    backlog["detect"] = 7
     report = health.report()
     assert not report["ok"]
-    assert report["stalled"] == "7 records waiting and no batch finished for 1000s"
+    assert report["stalled"] == "detect: 7 records waiting and no batch finished for 1000s"
     health.beat("detect")
     assert health.report()["ok"]
     health.delivery_paused = "invalid_auth"
@@ -167,6 +167,17 @@ def test_worker_is_stalled_only_with_a_backlog_and_no_progress() -> None:
         "stalled": None,
         "seconds_since_batch": None,
     }
+
+
+def test_a_stuck_alert_stage_is_stalled_while_detection_runs() -> None:
+    clock = FakeClock()
+    backlog = {"detect": 3, "alert": 5}
+    health = WorkerHealth(clock=clock, backlog=lambda: backlog, stall_seconds=120)
+    clock.now += 500
+    health.beat("detect")  # detection keeps finishing batches
+    report = health.report()
+    assert not report["ok"]
+    assert report["stalled"] == "alert: 5 records waiting and no batch finished for 500s"
 
 
 def test_faust_lag_from_the_monitor_offsets() -> None:

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from alerts.formatting import (
@@ -45,6 +45,7 @@ class _Unit:
     alerts: list[Alert]
     message: SlackMessage | None
     render_error: str = ""
+    digest: bool = False
 
 
 class AlertDispatcher:
@@ -139,7 +140,7 @@ class AlertDispatcher:
     def _render(alerts: list[Alert], *, digest: bool) -> _Unit:
         try:
             if digest:
-                return _Unit(alerts, render_digest(alerts, alerts[0].channel))
+                return _Unit(alerts, render_digest(alerts, alerts[0].channel), digest=True)
             return _Unit(alerts, render_alert(alerts[0]))
         except Exception as exc:  # a rendering bug must not stop the channel
             log.exception("cannot render alert %s", alerts[0].alert_id)
@@ -165,6 +166,8 @@ class AlertDispatcher:
                         stop = DeliveryOutcome.failed(
                             "ratelimited: not attempted", retry_after=outcome.retry_after
                         )
+                if unit.digest:
+                    outcome = replace(outcome, digest=True)
                 outcomes.extend(outcome for _ in unit.alerts)
         return outcomes
 

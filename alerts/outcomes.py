@@ -35,6 +35,8 @@ class DeliveryOutcome:
     reason: str = ""
     channel_id: str | None = None
     retry_after: float | None = None
+    # True when the message was a digest folding several alerts (a burst to one channel).
+    digest: bool = False
 
     @property
     def ok(self) -> bool:

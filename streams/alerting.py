@@ -18,7 +18,7 @@ from wirewatch.settings import Settings
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """What became of one alert: posted, paused (auth), parked (channel) or failed (transient)."""
+    """What became of one alert: posted (alone or in a digest), paused, parked or failed."""
 
     kind: str
     ts: str | None = None
@@ -116,6 +116,8 @@ class Alerting:
 def _result(outcome: Any) -> DeliveryResult:
     kind = str(outcome.kind.value)
     mapped = {"posted": "posted", "auth_paused": "paused", "parked": "parked"}.get(kind, "failed")
+    if mapped == "posted" and outcome.digest:
+        mapped = "digested"
     return DeliveryResult(mapped, outcome.ts, outcome.reason)
 
 

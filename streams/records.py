@@ -114,7 +114,9 @@ class AlertOutcomeV1(_Record):
     topic: str
     channel: str
     article_id: str
-    outcome: str = Field(description="posted, duplicate, muted, parked, failed")
+    outcome: str = Field(
+        description="posted, digested (in a digest), duplicate, muted, cooldown, parked, failed"
+    )
     detail: str = ""
     slack_ts: str | None = None
     watchlist_version: str

@@ -164,9 +164,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
                 retry: list[tuple[Any, Any]] = []
                 for (event, alert), result in zip(pending, results, strict=True):
                     with writes_for(event):
-                        if result.kind == "posted":
+                        if result.kind in ("posted", "digested"):  # digested: posted in a digest
                             posted_alerts[alert.alert_id] = {"status": "posted", "ts": result.ts}
-                            await record_outcome(alert, "posted", result.detail, result.ts)
+                            await record_outcome(alert, result.kind, result.detail, result.ts)
                         elif result.kind == "paused":
                             retry.append((event, alert))
                         else:  # parked or failed: dead-letter with the reason

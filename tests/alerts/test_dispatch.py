@@ -62,6 +62,7 @@ async def test_a_burst_of_500_is_folded_into_paced_digests(clock: FakeClock) -> 
     results = await dispatcher.deliver_batch(burst)
     assert [a for a, _ in results] == burst
     assert all(outcome.kind is OutcomeKind.POSTED for _, outcome in results)
+    assert all(outcome.digest for _, outcome in results)
     # 500 alerts, at most 40 to a digest: 13 messages, each alert in exactly one, in order.
     assert len(sink.sent) == 13
     carried = [alert_id for _, _, ids, _ in sink.sent for alert_id in ids]
@@ -74,7 +75,8 @@ async def test_a_burst_of_500_is_folded_into_paced_digests(clock: FakeClock) -> 
 
 async def test_few_alerts_go_out_one_by_one_paced_across_batches(clock: FakeClock) -> None:
     dispatcher, sink = setup(clock, digest_threshold=5)
-    await dispatcher.deliver_batch(alerts_for("#news", 3, "a"))
+    results = await dispatcher.deliver_batch(alerts_for("#news", 3, "a"))
+    assert not any(outcome.digest for _, outcome in results)
     clock.now += 0.25  # the next batch arrives a moment later
     await dispatcher.deliver_batch(alerts_for("#news", 2, "b"))
     assert len(sink.sent) == 5

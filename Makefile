@@ -8,7 +8,7 @@ setup:
 	@./scripts/setup.sh
 
 run: setup
-	@$(BIN)/wirewatch kafka start
+	@$(BIN)/wirewatch run
 
 test: setup
 	@$(BIN)/pytest -p no:cacheprovider -ra

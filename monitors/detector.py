@@ -33,7 +33,7 @@ from monitors.evaluate import (
 )
 from monitors.normalize import MAX_MATCH_CHARS, normalize_text
 from monitors.results import DetectionResult, Entity, Evidence, Match
-from monitors.schema import ENTITY_LABELS
+from monitors.schema import NAME_LABELS
 from wirewatch.errors import ModelError
 
 if TYPE_CHECKING:
@@ -50,15 +50,7 @@ NER_MAX_TOKENS = 5_000
 ENRICH_MAX_TOKENS = 150
 SNIPPET_CHARS = 240
 #: Entity labels worth listing in an alert (numbers and dates are noise there).
-LISTED_LABELS = frozenset(ENTITY_LABELS) - {
-    "DATE",
-    "TIME",
-    "PERCENT",
-    "MONEY",
-    "QUANTITY",
-    "ORDINAL",
-    "CARDINAL",
-}
+LISTED_LABELS = frozenset(NAME_LABELS)
 MAX_ENTITIES = 30
 EntityMode = Literal["matched", "always", "never"]
 

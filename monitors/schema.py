@@ -25,8 +25,8 @@ from pydantic import (
 
 from monitors.normalize import normalize_text
 
-#: Entity labels of spaCy's English pipelines (OntoNotes 5).
-ENTITY_LABELS = (
+#: Entity labels of spaCy's English pipelines (OntoNotes 5) that name something.
+NAME_LABELS = (
     "PERSON",
     "NORP",
     "FAC",
@@ -38,14 +38,10 @@ ENTITY_LABELS = (
     "WORK_OF_ART",
     "LAW",
     "LANGUAGE",
-    "DATE",
-    "TIME",
-    "PERCENT",
-    "MONEY",
-    "QUANTITY",
-    "ORDINAL",
-    "CARDINAL",
 )
+#: The ones that are numbers, dates and amounts.
+NUMERIC_LABELS = ("DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL")
+ENTITY_LABELS = NAME_LABELS + NUMERIC_LABELS
 FieldName = Literal["title", "summary", "content"]
 Priority = Literal["low", "normal", "high"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

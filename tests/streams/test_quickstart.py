@@ -3,6 +3,8 @@
 `wirewatch run` here uses the test broker (``WIREWATCH_KAFKA_BOOTSTRAP``) instead of starting its
 own, and this test's own topics; everything else is the embedded default: the bundled demo feed
 on loopback, the example watchlist, and console alerts because no Slack credentials are set.
+What a newcomer reads is checked as well as what happens: ready lines, the alerts, the next
+steps and the status line, and nothing that looks like a failure.
 """
 
 from __future__ import annotations
@@ -12,13 +14,21 @@ import re
 import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 
 from tests.streams.harness import REPO_ROOT, PipelineEnv, wait_until
+from wirewatch.localkafka import free_port
+from wirewatch.run_status import scrape
 
 pytestmark = pytest.mark.kafka
+
+DEMO_FEED = REPO_ROOT / "deploy" / "feeds" / "demo" / "wirewatch-demo.xml"
+STATUS_LINE = re.compile(
+    r"^\d\d:\d\d status: (\d+) articles polled, (\d+) matched, (\d+) alerted, (\d+) dead letters$",
+    re.MULTILINE,
+)
 
 
 def test_make_run_runs_the_service() -> None:
@@ -35,34 +45,111 @@ def test_make_run_runs_the_service() -> None:
     assert planned.stdout.strip().splitlines()[-1].endswith("wirewatch run")
 
 
-def test_wirewatch_run_prints_one_console_alert_per_demo_story_and_stops_on_ctrl_c(
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited while we looked
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_wirewatch_run_shows_ready_lines_alerts_and_status_and_stops_cleanly_on_ctrl_c(
     pipeline: PipelineEnv,
 ) -> None:
     for key in ("WIREWATCH_WATCHLIST", "WIREWATCH_SLACK_TOKEN", "WIREWATCH_SLACK_API_URL"):
         pipeline.extra.pop(key)
-    log = pipeline.home / "run.log"
-    with log.open("wb") as out:
+    pipeline.extra["WIREWATCH_POLLER_WEB_PORT"] = str(free_port())
+    pipeline.extra["WIREWATCH_RUN_STATUS_SECONDS"] = "2"
+    env = pipeline.environ()
+    worker_metrics = f"http://127.0.0.1:{env['WIREWATCH_WEB_PORT']}/metrics"
+    demo_articles = DEMO_FEED.read_text().count("<item>")
+    console = pipeline.home / "console.txt"
+    with console.open("wb") as out:
+        # A process group of its own, as a terminal's foreground job: Ctrl-C is sent to the group.
         service = subprocess.Popen(
             [sys.executable, "-m", "wirewatch", "run"],
             cwd=REPO_ROOT,
-            env=pipeline.environ(),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            process_group=0,
         )
+
+    def text() -> str:
+        return console.read_text(errors="replace")
+
+    def every_demo_article_decided() -> bool:
+        samples = scrape(worker_metrics) or []
+
+        def total(name: str) -> float:
+            return sum(value for sample, _, value in samples if sample == name)
+
+        detected = total("wirewatch_articles_detected_total")
+        matched = total("wirewatch_matches_total")
+        return detected >= demo_articles and total("wirewatch_alerts_total") >= matched > 0
+
+    processes: set[int] = set()
     try:
-
-        def alert_ids() -> list[str]:
-            return re.findall(r"\(alerts: (\w+)\)", log.read_text(errors="replace"))
-
-        assert wait_until(lambda: len(alert_ids()) >= 2, 150), log.read_text()[-4000:]
-        time.sleep(10)  # the demo feed's duplicate and unrelated stories have had their turn
-        text = log.read_text(errors="replace")
-        assert len(alert_ids()) == 2, text[-4000:]
-        assert "topic `ai-moratorium`" in text and "topic `twitter-ai`" in text
-        service.send_signal(signal.SIGINT)
-        assert service.wait(timeout=90) == 0
+        # Every demo article has been through detection and every match has had its alert
+        # decision (posted, or a duplicate of the same story told by another outlet).
+        assert wait_until(every_demo_article_decided, 180), text()[-4000:]
+        # ... and a status line printed since then counts them.
+        assert wait_until(
+            lambda: any(int(found[2]) >= 2 for found in STATUS_LINE.findall(text())), 60
+        ), text()[-4000:]
+        assert wait_until(lambda: "next: docs" in text(), 30), text()[-4000:]
+        processes = _descendants(service.pid)
+        # worker, poller and the worker's detection pool process(es) at least.
+        assert len(processes) >= 3, processes
+        os.killpg(service.pid, signal.SIGINT)
+        assert service.wait(timeout=90) == 0, text()[-4000:]
     finally:
         if service.poll() is None:
-            service.kill()
+            os.killpg(service.pid, signal.SIGKILL)
             service.wait()
-    assert log.read_text(errors="replace").rstrip().endswith("wirewatch: stopped")
+    left = wait_until(lambda: not [pid for pid in processes if _alive(pid)], 30)
+    assert left, [pid for pid in processes if _alive(pid)]
+
+    shown = text()
+    lines = shown.splitlines()
+    assert not re.search(r"\b(ERROR|CRITICAL|Traceback)\b", shown), shown
+    log_path = pipeline.home / "run" / "wirewatch.log"
+    assert f"logs in {log_path}" in lines[0]
+    logged = log_path.read_text(errors="replace")
+    # A problem would be in the log even when the console hides it: there is none.
+    assert not re.search(r" (ERROR|CRITICAL) |Traceback", logged), logged[-4000:]
+    assert "faust.worker: [^Worker]: Ready" in logged  # the components' records are kept
+    # One line per component as it becomes ready, the broker first.
+    ready = [line.split()[0] for line in lines if re.match(r"^  \w+ +ready ", line)]
+    assert ready[0] == "broker" and sorted(ready) == ["broker", "poller", "worker"], lines
+    assert any(re.match(r"^  poller +ready +1 feed \(the bundled demo feed", x) for x in lines)
+    assert any("watchlist deploy/watchlists/example.yaml" in line for line in lines)
+    assert [line.split()[1] for line in lines if line.startswith("next: ")] == [
+        "real",
+        "Slack",
+        "docs",
+    ]
+    # The two demo stories, each alerted once; the duplicate outlet and the unrelated story not.
+    assert len(re.findall(r"\(alerts: (\w+)\)", shown)) == 2, shown
+    assert "topic `ai-moratorium`" in shown and "topic `twitter-ai`" in shown
+    polled, matched, alerted, dead = (int(n) for n in STATUS_LINE.findall(shown)[-1])
+    assert polled == demo_articles and alerted == 2 and dead == 0 and matched >= 2, shown
+    assert lines[-2] == "wirewatch run: stopping (SIGINT)"
+    assert lines[-1] == "wirewatch run: stopped worker, poller, demo feed server"

@@ -46,6 +46,10 @@ _TRANSIENT: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
     # longer needs (the bootstrap connection); the next refresh goes to a live one.
     ("kafka.cluster", "Metadata refresh: failed %s"): (frozenset({"Cancelled"}), logging.DEBUG),
 }
+# mode (under Faust) says so at ERROR when a service thread has not answered its event loop for
+# 3 s: a slow moment on a busy machine (a worker stopping right after start-up shows it), not a
+# failure; a real stall is what the health check's stall detection reports.
+_SLOW_NOT_FAILED = "]: Thread keepalive is not responding..."
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -60,6 +64,8 @@ def clean(text: str) -> str:
 class TransientConditions(logging.Filter):
     """Logs the Kafka clients' known transient, self-healing conditions below WARNING.
 
+    (And mode's slow-thread notice at WARNING, not ERROR.)
+
     A handler filter: the record's level is lowered, and the record is then dropped if its logger
     is not enabled for the new level.
     """
@@ -70,6 +76,8 @@ class TransientConditions(logging.Filter):
             return True
         rule = _TRANSIENT.get((record.name, str(record.msg)))
         if rule is None:
+            if record.levelno > logging.WARNING and str(record.msg).endswith(_SLOW_NOT_FAILED):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
             return True
         errors, level = rule
         if errors is not None:

@@ -112,3 +112,14 @@ def test_a_fresh_brokers_transient_conditions_are_not_errors(
     ]
     # Any other failure keeps its level; the cancelled refresh is below kafka's ERROR threshold.
     assert levels[2:] == [("error", "Group Coordinator Request failed: denied")]
+
+
+def test_a_slow_service_thread_is_a_warning_not_an_error(
+    restore_root_logger: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.config.dictConfig(dict_config("INFO", "json"))
+    logging.getLogger("faust.transport.drivers.aiokafka").error(
+        "[^---AIOKafkaConsumerThread]: Thread keepalive is not responding..."
+    )
+    (record,) = map(json.loads, capsys.readouterr().err.splitlines())
+    assert record["level"] == "warning"

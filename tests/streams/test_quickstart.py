@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,30 +71,66 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_wirewatch_run_shows_ready_lines_alerts_and_status_and_stops_cleanly_on_ctrl_c(
-    pipeline: PipelineEnv,
-) -> None:
+class RunningService:
+    """``wirewatch run`` as a terminal's foreground job: a process group of its own."""
+
+    def __init__(self, env: dict[str, str], console: Path) -> None:
+        self.console = console
+        with console.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "wirewatch", "run"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+        self.processes: set[int] = set()
+
+    def text(self) -> str:
+        return self.console.read_text(errors="replace")
+
+    def wait_for(self, needle: str, timeout_s: float) -> None:
+        def seen() -> bool:
+            return needle in self.text() or self.process.poll() is not None
+
+        assert wait_until(seen, timeout_s) and needle in self.text(), self.text()[-4000:]
+
+    def remember_processes(self) -> None:
+        """Note every process below ``run`` now (to check later that none is left)."""
+        self.processes = _descendants(self.process.pid)
+
+    def stop(self, send: Callable[[], None]) -> int:
+        """Send a signal with ``send``; the exit code, once no noted process is left."""
+        try:
+            send()
+            code = self.process.wait(timeout=90)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        left = wait_until(lambda: not [pid for pid in self.processes if _alive(pid)], 30)
+        assert left, [pid for pid in self.processes if _alive(pid)]
+        return code
+
+
+def _demo_env(pipeline: PipelineEnv) -> dict[str, str]:
+    """The embedded defaults, on this test's broker, topics and ports."""
     for key in ("WIREWATCH_WATCHLIST", "WIREWATCH_SLACK_TOKEN", "WIREWATCH_SLACK_API_URL"):
         pipeline.extra.pop(key)
     pipeline.extra["WIREWATCH_POLLER_WEB_PORT"] = str(free_port())
     pipeline.extra["WIREWATCH_RUN_STATUS_SECONDS"] = "2"
-    env = pipeline.environ()
+    return pipeline.environ()
+
+
+def test_wirewatch_run_shows_ready_lines_alerts_and_status_and_stops_cleanly_on_ctrl_c(
+    pipeline: PipelineEnv,
+) -> None:
+    env = _demo_env(pipeline)
     worker_metrics = f"http://127.0.0.1:{env['WIREWATCH_WEB_PORT']}/metrics"
     demo_articles = DEMO_FEED.read_text().count("<item>")
-    console = pipeline.home / "console.txt"
-    with console.open("wb") as out:
-        # A process group of its own, as a terminal's foreground job: Ctrl-C is sent to the group.
-        service = subprocess.Popen(
-            [sys.executable, "-m", "wirewatch", "run"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-
-    def text() -> str:
-        return console.read_text(errors="replace")
+    service = RunningService(env, pipeline.home / "console.txt")
+    text = service.text
 
     def every_demo_article_decided() -> bool:
         samples = scrape(worker_metrics) or []
@@ -105,27 +142,19 @@ def test_wirewatch_run_shows_ready_lines_alerts_and_status_and_stops_cleanly_on_
         matched = total("wirewatch_matches_total")
         return detected >= demo_articles and total("wirewatch_alerts_total") >= matched > 0
 
-    processes: set[int] = set()
-    try:
-        # Every demo article has been through detection and every match has had its alert
-        # decision (posted, or a duplicate of the same story told by another outlet).
-        assert wait_until(every_demo_article_decided, 180), text()[-4000:]
-        # ... and a status line printed since then counts them.
-        assert wait_until(
-            lambda: any(int(found[2]) >= 2 for found in STATUS_LINE.findall(text())), 60
-        ), text()[-4000:]
-        assert wait_until(lambda: "next: docs" in text(), 30), text()[-4000:]
-        processes = _descendants(service.pid)
-        # worker, poller and the worker's detection pool process(es) at least.
-        assert len(processes) >= 3, processes
-        os.killpg(service.pid, signal.SIGINT)
-        assert service.wait(timeout=90) == 0, text()[-4000:]
-    finally:
-        if service.poll() is None:
-            os.killpg(service.pid, signal.SIGKILL)
-            service.wait()
-    left = wait_until(lambda: not [pid for pid in processes if _alive(pid)], 30)
-    assert left, [pid for pid in processes if _alive(pid)]
+    # Every demo article has been through detection and every match has had its alert
+    # decision (posted, or a duplicate of the same story told by another outlet) ...
+    assert wait_until(every_demo_article_decided, 180), text()[-4000:]
+    # ... and a status line printed since then counts them.
+    assert wait_until(
+        lambda: any(int(found[2]) >= 2 for found in STATUS_LINE.findall(text())), 60
+    ), text()[-4000:]
+    service.wait_for("next: docs", 30)
+    service.remember_processes()
+    # worker, poller and the worker's detection pool process(es) at least.
+    assert len(service.processes) >= 3, service.processes
+    # Ctrl-C: the terminal signals its foreground process group.
+    assert service.stop(lambda: os.killpg(service.process.pid, signal.SIGINT)) == 0, text()
 
     shown = text()
     lines = shown.splitlines()
@@ -153,3 +182,32 @@ def test_wirewatch_run_shows_ready_lines_alerts_and_status_and_stops_cleanly_on_
     assert polled == demo_articles and alerted == 2 and dead == 0 and matched >= 2, shown
     assert lines[-2] == "wirewatch run: stopping (SIGINT)"
     assert lines[-1] == "wirewatch run: stopped worker, poller, demo feed server"
+
+
+def test_sigterm_stops_run_and_every_process_below_it(pipeline: PipelineEnv) -> None:
+    service = RunningService(_demo_env(pipeline), pipeline.home / "console.txt")
+    service.wait_for("next: docs", 180)
+    service.remember_processes()
+    # As a service manager stops it: SIGTERM to `run` alone.
+    assert service.stop(lambda: service.process.send_signal(signal.SIGTERM)) == 0
+    shown = service.text()
+    assert not re.search(r"\b(ERROR|CRITICAL|Traceback)\b", shown), shown
+    assert shown.splitlines()[-2:] == [
+        "wirewatch run: stopping (SIGTERM)",
+        "wirewatch run: stopped worker, poller, demo feed server",
+    ]
+
+
+def test_a_component_that_cannot_start_is_reported_with_its_reason(
+    pipeline: PipelineEnv,
+) -> None:
+    env = _demo_env(pipeline)
+    env["WIREWATCH_WATCHLIST"] = str(pipeline.home / "missing-watchlist.yaml")
+    service = RunningService(env, pipeline.home / "console.txt")
+    assert service.process.wait(timeout=180) == 1
+    shown = service.text()
+    assert "wirewatch run: the worker exited (code " in shown, shown
+    # The worker's own one-line reason, not a traceback.
+    assert "missing-watchlist.yaml: cannot read: No such file or directory" in shown, shown
+    assert "Traceback" not in shown, shown
+    assert shown.splitlines()[-1].startswith("wirewatch run: stopped worker, poller"), shown

@@ -63,11 +63,13 @@ def _demo_feeds_file(home: Path, url: str) -> Path:
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the current directory when it is below it (shorter to read)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """``path`` relative to the current directory, or with ``~`` for the home folder: shorter."""
+    resolved = path.resolve()
+    if resolved.is_relative_to(Path.cwd()):
+        return str(resolved.relative_to(Path.cwd()))
+    if resolved.is_relative_to(Path.home()):
+        return str(Path("~") / resolved.relative_to(Path.home()))
+    return str(path)
 
 
 def _console_level(verbose: bool) -> int:

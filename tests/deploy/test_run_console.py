@@ -121,3 +121,45 @@ def test_a_component_without_an_endpoint_shows_a_question_mark(
     assert metrics_url("127.0.0.1", 0) is None
     counts = read_counts(None, f"{base}/worker")
     assert counts.line() == "status: ? articles polled, 0 matched, 0 alerted, 0 dead letters"
+
+
+@pytest.mark.parametrize(
+    ("verbose", "env_level", "expected"),
+    [
+        (False, None, logging.ERROR),
+        (True, None, logging.INFO),
+        (False, "warning", logging.WARNING),
+        (True, "debug", logging.DEBUG),
+    ],
+)
+def test_console_level_is_error_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, verbose: bool, env_level: str | None, expected: int
+) -> None:
+    from wirewatch.cli.run import _console_level
+
+    if env_level is None:
+        monkeypatch.delenv("WIREWATCH_LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("WIREWATCH_LOG_LEVEL", env_level)
+    assert _console_level(verbose) == expected
+
+
+def test_a_second_signal_kills_what_has_not_stopped() -> None:
+    from wirewatch.cli.run import _stop
+
+    # A component that ignores SIGTERM, as a stuck one would.
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
+    pressed = iter([False, False, True])
+    assert _stop({"worker": stubborn}, hurry=lambda: next(pressed, True)) == ["worker (killed)"]
+    assert stubborn.returncode == -9

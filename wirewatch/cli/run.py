@@ -252,7 +252,7 @@ def run(feeds_file: Path | None, demo_port: int, verbose: bool, payloads: bool) 
 
     def request_stop(signum: int, _frame: object) -> None:
         signal_name.append(signal.Signals(signum).name)
-        stopping.set()
+        stopping.set()  # a second signal while stopping: _stop kills what is left
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -264,7 +264,7 @@ def run(feeds_file: Path | None, demo_port: int, verbose: bool, payloads: bool) 
     finally:
         reason = signal_name[0] if signal_name else "a component failed"
         say(f"wirewatch run: stopping ({reason})")
-        stopped = _stop(components)
+        stopped = _stop(components, hurry=lambda: len(signal_name) > 1)
         run_log.drain()  # their last records and alerts, before the final line
         if demo_server is not None:
             demo_server.shutdown()
@@ -365,18 +365,23 @@ def _supervise(
     return False
 
 
-def _stop(components: dict[str, subprocess.Popen[bytes]]) -> list[str]:
-    """SIGTERM every component, wait for each (SIGKILL after a minute); what was stopped."""
+def _stop(
+    components: dict[str, subprocess.Popen[bytes]], hurry: Callable[[], bool], grace_s: float = 60
+) -> list[str]:
+    """SIGTERM every component and wait; SIGKILL what is left after ``grace_s`` or when ``hurry``
+    turns true (Ctrl-C pressed again). What was stopped, in words."""
     for process in components.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
     stopped = []
     for name, process in components.items():
-        try:
-            process.wait(timeout=60)
-            stopped.append(name)
-        except subprocess.TimeoutExpired:
+        while process.poll() is None and time.monotonic() < deadline and not hurry():
+            time.sleep(0.1)
+        if process.poll() is None:
             process.kill()
             process.wait()
-            stopped.append(f"{name} (killed after 60s)")
+            stopped.append(f"{name} (killed)")
+        else:
+            stopped.append(name)
     return stopped

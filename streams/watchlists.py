@@ -41,8 +41,16 @@ def parse_version(yaml_text: str, source: str) -> WatchlistVersion:
 
 
 def load_version(path: Path) -> WatchlistVersion:
-    """Read and validate a watchlist file."""
-    return parse_version(path.read_text(encoding="utf-8"), str(path))
+    """Read and validate a watchlist file; a missing or unreadable one is a ``WatchlistError``."""
+    from monitors.watchlist import WatchlistError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        # A worker started without its watchlist says so in one line, not with a traceback.
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise WatchlistError([f"{path}: cannot read: {reason}"]) from None
+    return parse_version(text, str(path))
 
 
 class ActiveWatchlist:

@@ -23,6 +23,33 @@ _SECRETS = re.compile(
     r"xox[abposre]-[A-Za-z0-9-]+|https://hooks\.slack\.com/[^\s\"']+", re.IGNORECASE
 )
 _QUIET_LOGGERS = {"kafka": "ERROR", "httpx": "WARNING", "httpcore": "WARNING"}
+# Kafka clients report conditions every fresh broker or group shows, and which they retry on their
+# own, at WARNING or ERROR. Logged at those levels they read as failures; an ERROR line must always
+# mean a real problem. (logger, message template) -> (error class names in the record's arguments
+# or None for any, the level it is logged at instead).
+_COORDINATOR = "aiokafka.consumer.group_coordinator"
+_TRANSIENT: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
+    # The group coordinator is elected and loads its state for a few seconds after a broker starts
+    # or a group first appears; aiokafka asks again until it answers.
+    (_COORDINATOR, "Group Coordinator Request failed: %s"): (
+        frozenset(
+            {
+                "GroupCoordinatorNotAvailableError",
+                "GroupLoadInProgressError",
+                "NotCoordinatorForGroupError",
+            }
+        ),
+        logging.INFO,
+    ),
+    (_COORDINATOR, "Marking the coordinator dead (node %s)for group %s."): (None, logging.INFO),
+    # kafka-python cancels an in-flight metadata request when it closes a connection it no
+    # longer needs (the bootstrap connection); the next refresh goes to a live one.
+    ("kafka.cluster", "Metadata refresh: failed %s"): (frozenset({"Cancelled"}), logging.DEBUG),
+}
+# mode (under Faust) says so at ERROR when a service thread has not answered its event loop for
+# 3 s: a slow moment on a busy machine (a worker stopping right after start-up shows it), not a
+# failure; a real stall is what the health check's stall detection reports.
+_SLOW_NOT_FAILED = "]: Thread keepalive is not responding..."
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -32,6 +59,33 @@ def clean(text: str) -> str:
     text = _ESCAPES.sub("", text)
     text = _CONTROLS.sub(" ", text)
     return _SECRETS.sub("[redacted]", text)
+
+
+class TransientConditions(logging.Filter):
+    """Logs the Kafka clients' known transient, self-healing conditions below WARNING.
+
+    (And mode's slow-thread notice at WARNING, not ERROR.)
+
+    A handler filter: the record's level is lowered, and the record is then dropped if its logger
+    is not enabled for the new level.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Lower the level of a known transient record; keep it if its logger still wants it."""
+        if record.levelno < logging.WARNING:
+            return True
+        rule = _TRANSIENT.get((record.name, str(record.msg)))
+        if rule is None:
+            if record.levelno > logging.WARNING and str(record.msg).endswith(_SLOW_NOT_FAILED):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+            return True
+        errors, level = rule
+        if errors is not None:
+            args = record.args if isinstance(record.args, tuple) else ()
+            if not any(type(arg).__name__ in errors for arg in args):
+                return True
+        record.levelno, record.levelname = level, logging.getLevelName(level)
+        return logging.getLogger(record.name).isEnabledFor(level)
 
 
 class SafeTextFormatter(logging.Formatter):
@@ -86,6 +140,7 @@ def configure_logging(
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(make_formatter(fmt))
+    handler.addFilter(TransientConditions())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -121,10 +176,12 @@ def dict_config(level: str | int = "INFO", fmt: Literal["text", "json"] = "text"
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"wirewatch": formatter},
+        "filters": {"transient": {"()": TransientConditions}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "wirewatch",
+                "filters": ["transient"],
                 "stream": "ext://sys.stderr",
             }
         },

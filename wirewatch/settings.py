@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     poller_web_port: int = Field(
         default=6067, ge=0, le=65535, description="Poller HTTP port (health, metrics); 0: none."
     )
+    run_status_seconds: float = Field(
+        default=60, gt=0, description="`wirewatch run`: how often it prints its status line."
+    )
     health_stall_seconds: float = Field(
         default=300, gt=0, description="Backlog without progress for this long is a stall."
     )

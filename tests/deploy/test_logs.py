@@ -82,3 +82,44 @@ def test_dict_config_gives_faust_the_same_json_records(
     logging.getLogger("faust.worker").info("below the level")
     lines = capsys.readouterr().err.splitlines()
     assert [json.loads(line)["msg"] for line in lines] == ["two lines"]
+
+
+class GroupCoordinatorNotAvailableError(Exception):
+    """Named as aiokafka's: the filter knows the error by its class name."""
+
+
+class Cancelled(Exception):
+    """Named as kafka-python's."""
+
+
+def test_a_fresh_brokers_transient_conditions_are_not_errors(
+    restore_root_logger: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.config.dictConfig(dict_config("INFO", "json"))
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.error("Group Coordinator Request failed: %s", GroupCoordinatorNotAvailableError())
+    coordinator.warning("Marking the coordinator dead (node %s)for group %s.", 1, "wirewatch")
+    coordinator.error("Group Coordinator Request failed: %s", PermissionError("denied"))
+    logging.getLogger("kafka.cluster").error("Metadata refresh: failed %s", Cancelled())
+    levels = [
+        (record["level"], record["msg"])
+        for record in map(json.loads, capsys.readouterr().err.splitlines())
+    ]
+    # Retried by the client until the coordinator is elected: information, not a failure.
+    assert levels[:2] == [
+        ("info", "Group Coordinator Request failed: "),
+        ("info", "Marking the coordinator dead (node 1)for group wirewatch."),
+    ]
+    # Any other failure keeps its level; the cancelled refresh is below kafka's ERROR threshold.
+    assert levels[2:] == [("error", "Group Coordinator Request failed: denied")]
+
+
+def test_a_slow_service_thread_is_a_warning_not_an_error(
+    restore_root_logger: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.config.dictConfig(dict_config("INFO", "json"))
+    logging.getLogger("faust.transport.drivers.aiokafka").error(
+        "[^---AIOKafkaConsumerThread]: Thread keepalive is not responding..."
+    )
+    (record,) = map(json.loads, capsys.readouterr().err.splitlines())
+    assert record["level"] == "warning"

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from monitors.results import DetectionResult, Evidence, Match, NearMiss
 from streams.agents.detect_mentions import NEAR_MISS_CONTENT_CHARS, near_miss_record
+from streams.near_misses import collect
 from streams.records import ArticleV1, NearMissV1
+from tests.slackserver import SlackServer, validate_message
+from tests.streams.harness import PipelineEnv, produce, read_topic, run_cli
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 PARTIAL = NearMiss(
@@ -66,3 +72,123 @@ def test_no_near_miss_no_record_and_a_matched_topic_is_no_near_miss() -> None:
     assert kept.matched_topics == ("ai-moratorium",)
     # A detection result without the field (an older pool process) is no near miss either.
     assert near_miss_record(art, {"matches": [], "entities": []}, "v", NOW) is None
+
+
+def test_replays_and_redetections_show_each_article_once_the_latest_first_seen() -> None:
+    art = article(3)
+    older = near_miss_record(art, result(art, PARTIAL), "v1", NOW)
+    newer = near_miss_record(art, result(art, SEMANTIC), "v2", NOW + timedelta(minutes=5))
+    assert older is not None and newer is not None
+    batch = collect([newer.to_json(), older.to_json(), older.to_json(), b"not json"])
+    assert [r.watchlist_version for r in batch.records] == ["v2"]
+    assert batch.invalid == 1
+    only = collect([older.to_json(), newer.to_json()], {"ai-moratorium"})
+    assert [n.topic for r in only.records for n in r.near_misses] == ["ai-moratorium"]
+
+
+def _records(count: int) -> list[NearMissV1]:
+    records = []
+    for n in range(count):
+        art = article(n, title=f"<!channel> Chinese firm unveils its ChatGPT challenger {n}")
+        near = (PARTIAL,) if n % 2 else (SEMANTIC,)
+        record = near_miss_record(art, result(art, *near), "sha256:v1", datetime.now(UTC))
+        assert record is not None
+        records.append(record)
+    return records
+
+
+@pytest.mark.kafka
+def test_near_misses_round_trip_through_kafka_into_an_export_that_eval_reads(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    env = PipelineEnv(kafka_bootstrap, unique_name, tmp_path)
+    created = run_cli(env, "topics", "create", "--wait", "30")
+    assert created.returncode == 0, created.stderr
+    topic = env.topic("near-misses.v1")
+    records = _records(4)
+    # At-least-once: the first record is delivered twice.
+    produce(
+        kafka_bootstrap,
+        topic,
+        [(r.article_id.encode(), r.to_json()) for r in [*records, records[0]]],
+    )
+    assert len(read_topic(kafka_bootstrap, topic)) == 5
+
+    listed = run_cli(env, "nearmiss", "list", "--since", "1h")
+    assert listed.returncode == 0, listed.stderr
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert sorted(line["article_id"] for line in lines) == sorted(r.article_id for r in records)
+    assert all(line["schema"] == "near-misses.v1" for line in lines)
+
+    from_start = run_cli(
+        env, "nearmiss", "list", "--offsets", "0:0,1:0", "--topic", "ai-moratorium"
+    )
+    assert from_start.returncode == 0, from_start.stderr
+    assert len(from_start.stdout.splitlines()) == 2  # the odd ones: partial-rule near misses
+
+    articles, labels = tmp_path / "near-articles.jsonl", tmp_path / "near-labels.jsonl"
+    exported = run_cli(
+        env,
+        "nearmiss",
+        "export",
+        "--since",
+        "1h",
+        "--articles",
+        str(articles),
+        "--labels",
+        str(labels),
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 4 articles" in exported.stderr
+    template = [json.loads(line) for line in labels.read_text().splitlines()]
+    assert all(line["judgments"] == {} for line in template)
+    assert {t for line in template for t in line["candidates"]} == {"ai-moratorium", "china-llm"}
+    exported_articles = [json.loads(line) for line in articles.read_text().splitlines()]
+    assert [a["id"] for a in exported_articles] == [line["id"] for line in template]
+    assert exported_articles[0]["title"].startswith("<!channel> Chinese firm")
+
+    # The export is what `watchlist eval --articles` reads (labels here in the topics form).
+    filled = tmp_path / "filled.jsonl"
+    filled.write_text(json.dumps({"id": template[0]["id"], "topics": ["china-llm"]}) + "\n")
+    evaluated = run_cli(
+        env, "watchlist", "eval", "--articles", str(articles), "--labels", str(filled), "--json"
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)
+
+
+@pytest.mark.kafka
+def test_the_weekly_digest_posts_to_the_operator_channel_only_when_configured(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    with SlackServer(channels=("ops", "alerts")) as slack:
+        env = PipelineEnv(
+            kafka_bootstrap,
+            unique_name,
+            tmp_path,
+            {
+                "WIREWATCH_SLACK_TOKEN": slack.token,
+                "WIREWATCH_SLACK_API_URL": slack.api_url,
+            },
+        )
+        off = run_cli(env, "nearmiss", "digest")
+        assert off.returncode == 0 and "digest is off" in off.stdout
+        assert run_cli(env, "topics", "create", "--wait", "30").returncode == 0
+        empty = run_cli(env, "nearmiss", "digest", "--channel", "#ops")
+        assert empty.returncode == 0 and "nothing posted" in empty.stdout, empty.stderr
+        records = _records(3)
+        produce(
+            kafka_bootstrap,
+            env.topic("near-misses.v1"),
+            [(r.article_id.encode(), r.to_json()) for r in records],
+        )
+
+        env.extra["WIREWATCH_NEAR_MISS_DIGEST_CHANNEL"] = "#ops"
+        posted = run_cli(env, "nearmiss", "digest", "--since", "7d")
+        assert posted.returncode == 0, posted.stderr
+        assert "3 articles" in posted.stdout
+        [post] = slack.posts("#ops")
+        assert post.text is not None and post.text.startswith("Near misses")
+        assert "<!channel>" not in json.dumps(post.body)
+        assert validate_message(post.body) is None
+        assert slack.posts("#alerts") == []

@@ -15,6 +15,7 @@ from wirewatch.cli.alert import alert
 from wirewatch.cli.config import config
 from wirewatch.cli.healthcheck import healthcheck
 from wirewatch.cli.kafka import kafka
+from wirewatch.cli.nearmiss import nearmiss
 from wirewatch.cli.poll import feeds, poll
 from wirewatch.cli.run import run
 from wirewatch.cli.topics import topics
@@ -40,6 +41,7 @@ cli.add_command(config)
 cli.add_command(topics)
 cli.add_command(watchlist)
 cli.add_command(detect)
+cli.add_command(nearmiss)
 
 
 def main() -> None:

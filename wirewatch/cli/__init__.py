@@ -13,6 +13,7 @@ import click
 from wirewatch import __version__
 from wirewatch.cli.alert import alert
 from wirewatch.cli.config import config
+from wirewatch.cli.feedback import feedback
 from wirewatch.cli.healthcheck import healthcheck
 from wirewatch.cli.kafka import kafka
 from wirewatch.cli.nearmiss import nearmiss
@@ -42,6 +43,7 @@ cli.add_command(topics)
 cli.add_command(watchlist)
 cli.add_command(detect)
 cli.add_command(nearmiss)
+cli.add_command(feedback)
 
 
 def main() -> None:

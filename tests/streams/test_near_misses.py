@@ -173,6 +173,11 @@ def test_the_weekly_digest_posts_to_the_operator_channel_only_when_configured(
         )
         off = run_cli(env, "nearmiss", "digest")
         assert off.returncode == 0 and "digest is off" in off.stdout
+        bad = run_cli(env, "nearmiss", "list", "--since", "last week")
+        assert bad.returncode == 2 and "--since 'last week': use 7d, 36h" in bad.stderr
+        missing = run_cli(env, "nearmiss", "digest", "--channel", "#ops")
+        assert missing.returncode == 2, missing.stderr
+        assert "near-misses.v1 does not exist" in missing.stderr
         assert run_cli(env, "topics", "create", "--wait", "30").returncode == 0
         empty = run_cli(env, "nearmiss", "digest", "--channel", "#ops")
         assert empty.returncode == 0 and "nothing posted" in empty.stdout, empty.stderr
@@ -182,6 +187,10 @@ def test_the_weekly_digest_posts_to_the_operator_channel_only_when_configured(
             env.topic("near-misses.v1"),
             [(r.article_id.encode(), r.to_json()) for r in records],
         )
+
+        dry = run_cli(env, "nearmiss", "digest", "--channel", "#ops", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert json.loads(dry.stdout)["channel"] == "#ops" and slack.posts() == []
 
         env.extra["WIREWATCH_NEAR_MISS_DIGEST_CHANNEL"] = "#ops"
         posted = run_cli(env, "nearmiss", "digest", "--since", "7d")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alerts.feedback import FeedbackCounts, ReactionMap, combine, message_verdict
 from alerts.sinks.common import metadata
+from tests.slackserver import VALID_TOKEN
 
 
 def message(alert_ids: list[str], *reactions: str, event_type: str | None = None) -> dict[str, Any]:
@@ -79,3 +84,34 @@ def test_reactions_are_configurable_but_not_both_ways() -> None:
     assert [(v.alert_ids, v.right) for v in found] == [(("a1",), False)]
     with pytest.raises(ValueError, match="both wrong and right: ok"):
         ReactionMap(wrong=frozenset({"ok"}), right=frozenset({"ok"}))
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "error"),
+    [
+        (
+            ["--wrong", "Thumbs Down"],
+            {"WIREWATCH_SLACK_TOKEN": VALID_TOKEN},
+            "--wrong 'Thumbs Down'",
+        ),
+        (["--wrong", ":ok:", "--right", "ok"], {"WIREWATCH_SLACK_TOKEN": VALID_TOKEN}, "both"),
+        (["--since", "a while"], {"WIREWATCH_SLACK_TOKEN": VALID_TOKEN}, "--since 'a while'"),
+        ([], {}, "feedback sync needs a bot token"),
+    ],
+)
+def test_sync_refuses_bad_options_before_reading_anything(
+    args: list[str], env: dict[str, str], error: str, tmp_path: Path
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    labels = tmp_path / "labels.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "wirewatch", "feedback", "sync", "--labels", str(labels), *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2 and error in result.stderr, result.stderr
+    assert not labels.exists()
+    assert VALID_TOKEN not in result.stderr

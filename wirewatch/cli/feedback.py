@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from wirewatch.errors import ConfigError
 _OUTCOME_MARGIN = timedelta(hours=1)
 # An alert follows its article within seconds, unless delivery was held (auth pause, backlog).
 _ARTICLE_MARGIN = timedelta(days=2)
+_REACTION_NAME = re.compile(r"^[a-z0-9_+'-]{1,100}$")
 
 
 @click.group()
@@ -24,7 +26,9 @@ def feedback() -> None:
 
 
 @feedback.command()
-@click.option("--since", default="7d", help="Alerts posted this long ago (7d, 36h) or since.")
+@click.option(
+    "--since", default="7d", help="Alerts posted since this long ago (7d, 36h, 90m) or this time."
+)
 @click.option(
     "--labels",
     "labels_path",
@@ -95,8 +99,8 @@ def sync(
     start = parse_since(since)
     try:
         reactions = ReactionMap(
-            frozenset(n.strip(":") for n in wrong or DEFAULT_WRONG),
-            frozenset(n.strip(":") for n in right or DEFAULT_RIGHT),
+            _reaction_names("--wrong", wrong or DEFAULT_WRONG),
+            _reaction_names("--right", right or DEFAULT_RIGHT),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -155,3 +159,15 @@ def sync(
     click.echo("feedback: " + json.dumps(summary), err=True)
     if history.errors:
         sys.exit(1)
+
+
+def _reaction_names(option: str, names: tuple[str, ...]) -> frozenset[str]:
+    """Reaction names as Slack spells them (``:-1:`` is ``-1``); anything else is refused."""
+    cleaned = set()
+    for name in names:
+        bare = name.strip().strip(":")
+        if not _REACTION_NAME.match(bare):
+            msg = f"{option} {name!r}: a reaction name as Slack spells it, e.g. thumbsdown or -1"
+            raise ConfigError(msg)
+        cleaned.add(bare)
+    return frozenset(cleaned)

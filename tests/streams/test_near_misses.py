@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +15,15 @@ from streams.agents.detect_mentions import NEAR_MISS_CONTENT_CHARS, near_miss_re
 from streams.near_misses import collect
 from streams.records import ArticleV1, NearMissV1
 from tests.slackserver import SlackServer, validate_message
-from tests.streams.harness import PipelineEnv, produce, read_topic, run_cli
+from tests.streams.harness import (
+    REPO_ROOT,
+    PipelineEnv,
+    WorkerProcess,
+    produce,
+    read_topic,
+    run_cli,
+    wait_until,
+)
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 PARTIAL = NearMiss(
@@ -201,3 +211,43 @@ def test_the_weekly_digest_posts_to_the_operator_channel_only_when_configured(
         assert "<!channel>" not in json.dumps(post.body)
         assert validate_message(post.body) is None
         assert slack.posts("#alerts") == []
+
+
+@pytest.mark.kafka
+def test_the_worker_publishes_a_near_miss_once_per_article_and_nothing_else(
+    pipeline: PipelineEnv, tmp_path: Path
+) -> None:
+    articles = [
+        article(1, title="Tech leaders urge a slowdown"),
+        article(2, title="City council approves new bike lanes"),
+    ]
+    produce(
+        pipeline.bootstrap,
+        pipeline.topic("articles.v1"),
+        [(a.id.encode(), a.to_json()) for a in articles],
+    )
+    worker = WorkerProcess(pipeline, tmp_path / "worker.log")
+    with worker.log_path.open("ab") as log:
+        worker.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.streams.near_miss_worker"],
+            cwd=REPO_ROOT,
+            env=pipeline.environ(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        worker.wait_for_log("Ready", 120)
+        found = wait_until(
+            lambda: read_topic(pipeline.bootstrap, pipeline.topic("near-misses.v1")), 90
+        )
+    finally:
+        assert worker.stop() == 0, worker.log()[-3000:]
+    assert [(r["article_id"], r["title"]) for r in found] == [(articles[0].id, articles[0].title)]
+    [record] = [NearMissV1.model_validate(r) for r in found]
+    assert [(n.topic, n.reason) for n in record.near_misses] == [("ai-moratorium", "partial_rule")]
+    assert read_topic(pipeline.bootstrap, pipeline.topic("matches.v1")) == []
+    # The record reaches the operator commands as it left the worker.
+    listed = run_cli(pipeline, "nearmiss", "list", "--since", "1h")
+    assert [json.loads(line)["article_id"] for line in listed.stdout.splitlines()] == [
+        articles[0].id
+    ]

@@ -69,8 +69,10 @@ MAX_MATCH_CHARS = 100_000
 
 
 def _tag_to_space(match: re.Match[str]) -> str:
-    # Block-level tags separate words; inline tags (<b>, <a>) may sit inside one.
-    return " " if match.group(1).lower() in _BLOCK_TAGS else ""
+    # Block-level tags separate words; inline tags (<b>, <a>) may sit inside one. A declaration
+    # (<!DOCTYPE html>, or a "<!channel>" in a headline) has no tag name: it separates words.
+    name = match.group(1)
+    return " " if name is None or name.lower() in _BLOCK_TAGS else ""
 
 
 def html_to_text(text: str) -> str:

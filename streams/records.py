@@ -50,6 +50,7 @@ MATCHES_V1 = "matches.v1"
 ALERT_OUTCOMES_V1 = "alert-outcomes.v1"
 DEAD_LETTERS_V1 = "dead-letters.v1"
 WATCHLISTS_V1 = "watchlists.v1"
+NEAR_MISSES_V1 = "near-misses.v1"
 
 
 class _Record(BaseModel):
@@ -152,4 +153,42 @@ class WatchlistV1(_Record):
     @classmethod
     def from_json(cls, raw: bytes | str) -> WatchlistV1:
         """Parse the wire form."""
+        return cls.model_validate_json(raw)
+
+
+class NearMissItemV1(_Record):
+    """One topic the article almost matched, and why (``monitors.results.NearMiss``)."""
+
+    topic: str
+    reason: str = Field(description='"semantic" or "partial_rule"')
+    detail: str = ""
+    score: float | None = None
+    threshold: float | None = None
+
+
+class NearMissV1(_Record):
+    """An article that almost matched one or more topics; Kafka key: ``article_id``.
+
+    It carries the article's text (``content`` bounded) so that an operator can label it later
+    without the articles topic, whose retention may have passed by then.
+    """
+
+    schema_: str = Field(default=NEAR_MISSES_V1, alias="schema")
+    article_id: str = Field(min_length=1)
+    title: str = ""
+    summary: str = ""
+    content: str = ""
+    link: str = ""
+    source: str = ""
+    published: datetime | None = None
+    near_misses: tuple[NearMissItemV1, ...] = Field(min_length=1)
+    matched_topics: tuple[str, ...] = Field(
+        default=(), description="Topics the article did match (context for the labeler)."
+    )
+    watchlist_version: str
+    detected_at: datetime
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> NearMissV1:
+        """Parse the wire form; raises ``pydantic.ValidationError`` on a malformed record."""
         return cls.model_validate_json(raw)

@@ -19,6 +19,7 @@ class TopicNames:
     matches_dead_letters: str = "wirewatch.matches.dlq.v1"
     alerts_dead_letters: str = "wirewatch.alerts.dlq.v1"
     watchlists: str = "wirewatch.watchlists.v1"
+    near_misses: str = "wirewatch.near-misses.v1"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TopicNames:

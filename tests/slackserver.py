@@ -201,6 +201,25 @@ class SlackServer:
         name = channel.lstrip("#")
         return [r for r in found if (r.channel or "").lstrip("#") in (name, self.channel_id(name))]
 
+    def react(self, channel: str, ts: str, name: str, user: str = "U0READER") -> None:
+        """Add reaction ``name`` by ``user`` to message ``ts`` of ``channel``, as a reader would.
+
+        The message then carries ``reactions`` (``name``, ``users``, ``count``) in
+        ``conversations.history``, as in Slack.
+        """
+        found = self._find_channel(channel)
+        assert found is not None, channel
+        with self._lock:
+            message = next(m for m in found.messages if m["ts"] == ts)
+            reactions = message.setdefault("reactions", [])
+            reaction = next((r for r in reactions if r["name"] == name), None)
+            if reaction is None:
+                reaction = {"name": name, "users": [], "count": 0}
+                reactions.append(reaction)
+            if user not in reaction["users"]:
+                reaction["users"].append(user)
+                reaction["count"] += 1
+
     def history(self, channel: str) -> list[dict[str, Any]]:
         """Messages kept for ``channel``, oldest first."""
         found = self._find_channel(channel)

@@ -212,6 +212,11 @@ class Settings(BaseSettings):
     slack_auth_probe_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="While auth fails, try one post this often."
     )
+    near_miss_digest_channel: str | None = Field(
+        default=None,
+        pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$",
+        description="Operator channel of `wirewatch nearmiss digest`; unset: no digest.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,5 +1,8 @@
 """``detect_mentions``: articles in, one match record per (article, topic) out.
 
+An article that almost matched a topic (``near_misses`` of the detection result) also yields one
+near-miss record, for operators to label (``wirewatch nearmiss export``).
+
 Batches with ``take_events`` (always with ``within``) and runs detection in the process pool so
 the event loop stays free. Every event has its own error boundary: a record that is not a valid
 ``articles.v1`` or that detection cannot finish goes to the dead-letter topic and the stream
@@ -17,7 +20,14 @@ from pydantic import ValidationError
 from streams.agents import raw_topic
 from streams.dead_letters import dead_letter
 from streams.detection_pool import DetectionFailure
-from streams.records import ArticleV1, EntityV1, EvidenceV1, MatchV1
+from streams.records import (
+    ArticleV1,
+    EntityV1,
+    EvidenceV1,
+    MatchV1,
+    NearMissItemV1,
+    NearMissV1,
+)
 
 if TYPE_CHECKING:
     import faust
@@ -26,6 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _LEAD_CHARS = 1000
+# Enough of the body for a label and a re-run of detection; an 8 MB article is not copied whole.
+NEAR_MISS_CONTENT_CHARS = 20_000
 
 
 def article_text(article: ArticleV1) -> dict[str, Any]:
@@ -66,11 +78,42 @@ def match_records(
     ]
 
 
+def near_miss_record(
+    article: ArticleV1, result: dict[str, Any], version: str, now: datetime
+) -> NearMissV1 | None:
+    """The near-miss record of a detection result, or None when it has no near miss.
+
+    A topic the article matched is not also a near miss of it, whatever the detector said.
+    """
+    matched = tuple(dict.fromkeys(match["topic"] for match in result.get("matches", ())))
+    items = tuple(
+        NearMissItemV1(**near)
+        for near in result.get("near_misses", ())
+        if near.get("topic") not in matched
+    )
+    if not items:
+        return None
+    return NearMissV1(
+        article_id=article.id,
+        title=article.title,
+        summary=article.summary,
+        content=article.content[:NEAR_MISS_CONTENT_CHARS],
+        link=article.link,
+        source=article.source,
+        published=article.published,
+        near_misses=items,
+        matched_topics=matched,
+        watchlist_version=version,
+        detected_at=now,
+    )
+
+
 def register(app: faust.App, runtime: Runtime) -> Any:
     """Attach the agent to ``app``; returns it (tests drive it directly)."""
     settings, names = runtime.settings, runtime.topics
     articles = raw_topic(app, names.articles)
     matches = raw_topic(app, names.matches)
+    near_misses = raw_topic(app, names.near_misses)
     dead_letters = raw_topic(app, names.articles_dead_letters)
 
     async def send_dead_letter(kind: str, error: str, value: Any, message: Any) -> None:
@@ -106,6 +149,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
                 for record in match_records(article, outcome, watchlist.version, now):
                     await matches.send(key=record.topic.encode(), value=record.to_json())
                     runtime.metrics.matched(record.topic)
+                near = near_miss_record(article, outcome, watchlist.version, now)
+                if near is not None:
+                    await near_misses.send(key=article.id.encode(), value=near.to_json())
             # Outputs durable before take_events acknowledges the batch.
             await app.producer.flush()
             runtime.health.beat("detect")

@@ -157,7 +157,7 @@ def test_topics_create_makes_every_topic_with_its_partitions(
     assert first.returncode == 0, first.stderr
     listed = wirewatch("topics", "list", env=env)
     names = [line.split("\t")[0] for line in listed.stdout.splitlines()]
-    assert f"{unique_name}.poller-state.v1" in names and len(names) == 8
+    assert f"{unique_name}.poller-state.v1" in names and len(names) == 9
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
     try:
         partitions = {name: len(consumer.partitions_for_topic(name) or ()) for name in names}
@@ -166,6 +166,7 @@ def test_topics_create_makes_every_topic_with_its_partitions(
     assert partitions[f"{unique_name}.articles.v1"] == 3
     assert partitions[f"{unique_name}.matches.v1"] == 3
     assert partitions[f"{unique_name}.watchlists.v1"] == 1
+    assert partitions[f"{unique_name}.near-misses.v1"] == 3
     assert partitions[f"{unique_name}.poller-state.v1"] == 1
     # Idempotent: a second run (every `docker compose up`) creates nothing and succeeds.
     again = wirewatch("topics", "create", env=env)

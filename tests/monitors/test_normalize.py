@@ -55,3 +55,14 @@ def test_two_megabyte_text_is_bounded() -> None:
 def test_pathological_markup_is_bounded() -> None:
     out = normalize_text('<a "' * 500_000, max_chars=1000)
     assert len(out) <= 1000
+
+
+def test_a_declaration_or_a_slack_ping_in_a_field_is_dropped_not_a_crash() -> None:
+    assert html_to_text("<!DOCTYPE html><p>AI pause</p>").split() == ["AI", "pause"]
+    assert html_to_text("<!channel> Chinese firm unveils a model").split() == [
+        "Chinese",
+        "firm",
+        "unveils",
+        "a",
+        "model",
+    ]

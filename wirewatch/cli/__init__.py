@@ -13,8 +13,10 @@ import click
 from wirewatch import __version__
 from wirewatch.cli.alert import alert
 from wirewatch.cli.config import config
+from wirewatch.cli.feedback import feedback
 from wirewatch.cli.healthcheck import healthcheck
 from wirewatch.cli.kafka import kafka
+from wirewatch.cli.nearmiss import nearmiss
 from wirewatch.cli.poll import feeds, poll
 from wirewatch.cli.run import run
 from wirewatch.cli.topics import topics
@@ -40,6 +42,8 @@ cli.add_command(config)
 cli.add_command(topics)
 cli.add_command(watchlist)
 cli.add_command(detect)
+cli.add_command(nearmiss)
+cli.add_command(feedback)
 
 
 def main() -> None:

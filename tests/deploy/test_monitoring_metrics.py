@@ -14,6 +14,7 @@ from streams.metrics import HELD_REASONS, LATENCY_STAGES, WorkerMetrics
 from streams.runtime import Runtime
 from tests.deploy.monitoring import (
     PROMETHEUS_BUILTINS,
+    dashboard_expressions,
     label_matchers,
     metric_names,
     registry_names,
@@ -31,8 +32,8 @@ def samples(metrics: WorkerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ..
 
 
 def test_every_series_the_rules_and_dashboard_read_exists_in_the_code() -> None:
-    used = metric_names(rule_expressions())
-    assert len(used) >= 12
+    used = metric_names(rule_expressions()) | metric_names(dashboard_expressions())
+    assert len(used) >= 15
     known = registry_names() | PROMETHEUS_BUILTINS
     assert sorted(used - known) == []
 
@@ -49,7 +50,7 @@ def test_label_values_the_rules_and_dashboard_select_are_ones_the_code_writes() 
         ("wirewatch_dead_letters_total", "stage"): {"detect", "alert"},
         ("wirewatch_stage_latency_seconds_bucket", "stage"): set(LATENCY_STAGES),
     }
-    expressions = rule_expressions()
+    expressions = rule_expressions() + dashboard_expressions()
     for name, label, operator, value in label_matchers(expressions):
         if label in ("job", "le"):
             continue

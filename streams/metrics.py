@@ -13,6 +13,12 @@ from prometheus_client.registry import Collector
 # rule on ``rate(wirewatch_alerts_total{outcome="failed"}[5m])`` must not wait for a first failure.
 ALERT_OUTCOMES = ("posted", "duplicate", "muted", "cooldown", "parked", "failed", "digested")
 
+# Dead-letter kinds per stage, pre-declared for the same reason: ``increase()`` cannot see the
+# first record of a series that appears at 1, so a rule would miss a first dead letter.
+DEAD_LETTER_KINDS = {
+    "detect": ("invalid_record", "timeout", "error"),
+    "alert": ("invalid_record", "parked", "failed"),
+}
 # Why delivery to Slack is held (alerts wait, unacknowledged, instead of being lost): ``auth``
 # (Slack refused the token), ``replay_check_unavailable`` (after a crash, Slack could not be asked
 # whether an alert was already posted). Waiting on Slack rate limits shows in the wait counters.
@@ -97,6 +103,9 @@ class WorkerMetrics:
         )
         for outcome in ALERT_OUTCOMES:
             self.alerts.labels(outcome=outcome)
+        for stage, kinds in DEAD_LETTER_KINDS.items():
+            for kind in kinds:
+                self.dead_letters.labels(stage=stage, kind=kind)
         self.slack_rate_limit_waits = Counter(
             "wirewatch_slack_rate_limit_waits_total",
             "Times Slack answered 429 (or pacing held a post back) and delivery waited.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.metrics import HELD_REASONS, LATENCY_STAGES, WorkerMetrics
+from streams.metrics import DEAD_LETTER_KINDS, HELD_REASONS, LATENCY_STAGES, WorkerMetrics
 from streams.runtime import Runtime
 from tests.deploy.monitoring import (
     PROMETHEUS_BUILTINS,
@@ -47,7 +47,7 @@ def test_label_values_the_rules_and_dashboard_select_are_ones_the_code_writes() 
         ("wirewatch_feed_polls_total", "outcome"): set(FEED_OUTCOMES),
         ("wirewatch_feeds", "status"): set(FEED_STATUSES),
         ("wirewatch_alert_delivery_held", "reason"): set(HELD_REASONS),
-        ("wirewatch_dead_letters_total", "stage"): {"detect", "alert"},
+        ("wirewatch_dead_letters_total", "stage"): set(DEAD_LETTER_KINDS),
         ("wirewatch_stage_latency_seconds_bucket", "stage"): set(LATENCY_STAGES),
     }
     expressions = rule_expressions() + dashboard_expressions()
@@ -68,6 +68,10 @@ def test_worker_series_for_delivery_posts_latency_and_health() -> None:
     for stage in LATENCY_STAGES:
         key = ("wirewatch_stage_latency_seconds_count", (("stage", stage),))
         assert before[key] == 0
+    for stage, kinds in DEAD_LETTER_KINDS.items():
+        for kind in kinds:
+            key = ("wirewatch_dead_letters_total", (("kind", kind), ("stage", stage)))
+            assert before[key] == 0
     # No health source yet: no sample (unknown is not "healthy").
     assert not [k for k in before if k[0] == "wirewatch_worker_healthy"]
 

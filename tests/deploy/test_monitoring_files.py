@@ -18,6 +18,7 @@ from tests.deploy.monitoring import (
     DASHBOARD,
     MONITORING,
     PROMETHEUS_CONFIG,
+    alert_rules,
     dashboard_expressions,
     promtool,
 )
@@ -113,3 +114,18 @@ def test_every_dashboard_expression_is_valid_promql(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(rules))
     result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_sre_guide_has_a_runbook_for_every_alert_and_describes_every_panel() -> None:
+    guide = (REPO_ROOT / "deploy" / "README.md").read_text()
+    for rule in alert_rules():
+        name = rule["alert"]
+        # The rule's runbook annotation is this heading's anchor.
+        assert f"\n#### {name}\n" in guide, f"no runbook heading for {name}"
+        assert f"| [{name}](#{name.lower()}) | {rule['labels']['severity']} |" in guide, name
+        runbook = guide.split(f"\n#### {name}\n", 1)[1].split("\n#", 1)[0]
+        assert len(runbook.split()) >= 30, f"the runbook of {name} says too little"
+    dashboard = json.loads(DASHBOARD.read_text())
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert f"| **{panel['title']}** |" in guide, panel["title"]

@@ -30,16 +30,34 @@ from tests.deploy.monitoring import (
     tool,
 )
 from tests.deploy.stack import (
+    DemoStack,
     demo_stack,
     load_compose,
     wait_until,
 )
-from tests.slackserver import SlackServer
+from tests.slackserver import VALID_TOKEN, SlackServer
 from wirewatch.localkafka import free_port
 
 _GROUPING = re.compile(r"\bby\s*\(([^)]*)\)")
 # Labels Prometheus adds to every target, and the histogram bucket bound.
 TARGET_LABELS = {"job", "instance", "le"}
+
+
+LATE_FEED = "late.xml"
+LATE_TITLE = "Chinese startup DeepSeek releases an open large language model that rivals GPT-4"
+
+
+def rss(*titles: str) -> bytes:
+    """A small RSS 2.0 feed with one item per title."""
+    items = "".join(
+        f"<item><title>{title}</title><link>http://127.0.0.1/late/{i}</link>"
+        f"<guid>late-{i}</guid><description>{title}.</description></item>"
+        for i, title in enumerate(titles)
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Late wire</title>'
+        f"<link>http://127.0.0.1/</link><description>Late</description>{items}</channel></rss>"
+    ).encode()
 
 
 class Prometheus:
@@ -125,14 +143,16 @@ def test_prometheus_scrapes_the_series_the_dashboard_and_rules_use(
     kafka_bootstrap: str, unique_name: str, tmp_path: Path
 ) -> None:
     compose = load_compose()
-    # A feed that answers 404 makes the feed error series exist.
+    # A feed that answers 404 makes the feed error series exist; a second one, empty for now,
+    # brings a new story later.
     with demo_stack(
         compose,
         bootstrap=kafka_bootstrap,
         unique_name=unique_name,
         work_dir=tmp_path,
-        extra_feed_paths=("/status/404",),
+        extra_feed_paths=("/status/404", f"/doc/{LATE_FEED}"),
     ) as stack:
+        stack.feed_server.put(LATE_FEED, rss())
         processes = stack.processes
         producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
         poison = b"this is not an articles.v1 record"
@@ -144,6 +164,7 @@ def test_prometheus_scrapes_the_series_the_dashboard_and_rules_use(
         try:
             with prometheus:
                 check_prometheus(prometheus, stack.slack, stack.channels)
+                check_auth_pause(prometheus, stack)
         finally:
             codes = {name: processes[name].stop() for name in ("poller", "worker")}
         assert codes == {"poller": 0, "worker": 0}, worker.log()[-3000:] + poller.log()[-3000:]
@@ -206,3 +227,30 @@ def check_prometheus(prometheus: Prometheus, slack: SlackServer, channels: tuple
     (alert,) = firing("WirewatchDetectionDeadLetters")
     assert alert["labels"]["kind"] == "invalid_record"
     assert alert["annotations"]["runbook"] == "deploy/README.md#wirewatchdetectiondeadletters"
+
+
+def check_auth_pause(prometheus: Prometheus, stack: DemoStack) -> None:
+    """Slack refuses the token: delivery held (auth) and health red in Prometheus, then back."""
+    slack = stack.slack
+
+    def value(query: str) -> float | None:
+        result = prometheus.api("query", query=query)["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    held = 'wirewatch_alert_delivery_held{reason="auth"}'
+    assert value(held) == 0 and value("wirewatch_worker_healthy") == 1
+    slack.token = "xoxb-test-some-other-token"  # the worker's token is now refused: invalid_auth
+    stack.feed_server.put(LATE_FEED, rss(LATE_TITLE))
+    wait_until(lambda: value(held) == 1, 180, 1, "delivery held for auth in Prometheus")
+    assert value("wirewatch_worker_healthy") == 0
+
+    slack.token = VALID_TOKEN  # the token is fixed: the held alert is posted, once
+    wait_until(lambda: value(held) == 0, 120, 1, "delivery resumed in Prometheus")
+    wait_until(lambda: value("wirewatch_worker_healthy") == 1, 60, 1, "the worker healthy again")
+
+    def late_posts() -> list[Any]:
+        texts = [(p, " ".join([p.text or "", str(p.blocks or "")])) for p in slack.posts()]
+        return [p for p, text in texts if p.authorized and "DeepSeek" in text]
+
+    wait_until(late_posts, 60, 1, "the held alert in Slack")
+    assert len(late_posts()) == 1

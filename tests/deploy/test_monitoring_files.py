@@ -39,6 +39,10 @@ def test_monitoring_services_are_off_by_default_and_pinned() -> None:
         assert service["mem_limit"]
         # Reachable from the host's loopback only.
         assert all(str(port).startswith("127.0.0.1:") for port in service["ports"])
+        # Hardened like the application services; logs rotated.
+        assert service["cap_drop"] == ["ALL"]
+        assert service["security_opt"] == ["no-new-privileges:true"]
+        assert service["logging"]["options"]["max-size"]
     # The application does not wait for monitoring: it runs with or without the profile.
     for service in application_services(load_compose()).values():
         assert not set(service.get("depends_on", {})) & MONITORING_SERVICES

@@ -206,6 +206,11 @@ def check_prometheus(prometheus: Prometheus, slack: SlackServer, channels: tuple
     matches = prometheus.series("wirewatch_matches_total")
     assert all(s["topic"] for s in matches)
     posts = prometheus.series("wirewatch_alert_posts_total")
+    # Both stages measured their latency: publish -> detect for every article, match -> Slack
+    # for every post.
+    for stage in ("detect", "alert"):
+        count = f'wirewatch_stage_latency_seconds_count{{stage="{stage}"}} > 0'
+        assert prometheus.api("query", query=count)["result"], stage
     # Posts are counted per channel the watchlist routes to.
     assert posts and {s["channel"].lstrip("#") for s in posts} <= set(channels)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.deploy.monitoring import (
@@ -19,6 +20,7 @@ from tests.deploy.monitoring import (
     RULES,
     alert_rules,
     promtool,
+    tool,
 )
 
 
@@ -70,3 +72,11 @@ def test_rule_unit_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     result = promtool("test", "rules", str(copy / "tests" / RULE_TESTS.name))
     assert result.returncode != 0
     assert "alertname: WirewatchFeedsFailing" in result.stdout + result.stderr
+
+
+def test_a_missing_tool_fails_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(
+        AssertionError, match=r"promtool is not installed.*apt-get install prometheus"
+    ):
+        tool("promtool")

@@ -95,6 +95,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
         )
         await outcomes_topic.send(key=alert.alert_id.encode(), value=record.to_json())
         runtime.metrics.alert(outcome)
+        if outcome in ("posted", "digested"):
+            since = record.decided_at - alert.matched_at if alert.matched_at else None
+            runtime.metrics.posted(alert.channel, since and since.total_seconds())
 
     async def park(alert: Any, event: Any, kind: str, reason: str) -> None:
         record = dead_letter(
@@ -178,9 +181,11 @@ def register(app: faust.App, runtime: Runtime) -> Any:
                     # Authentication failed: hold the batch (unacknowledged) instead of losing
                     # it or hammering Slack; health is red meanwhile.
                     runtime.health.delivery_paused = results[0].detail or "authentication failed"
+                    runtime.metrics.delivery_held("auth", True)
                     await asyncio.sleep(_AUTH_RETRY_SECONDS)
                 else:
                     runtime.health.delivery_paused = None
+                    runtime.metrics.delivery_held("auth", False)
             await app.producer.flush()
             runtime.health.beat("alert")
 

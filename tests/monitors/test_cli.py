@@ -191,7 +191,8 @@ def test_eval_prints_figures_and_misses(wirewatch: Run, labeled: tuple[Path, Pat
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "china-llm         1    1    1      0.500   0.500  0.500" in out
+    assert "china-llm      rules        1    1    1      0.500   0.500  0.500" in out
+    assert "(no examples: rules only)" in out
     assert "false positives of china-llm (1):\n  fp  Alibaba's Tongyi Qianwen" in out
     assert "false negatives of china-llm (1):\n  fn  Chinese firm SenseTime" in out
     assert "labels name topics the watchlist does not have: unknown-topic (1)" in out

@@ -20,6 +20,7 @@ from wirewatch.errors import ConfigError
 if TYPE_CHECKING:
     from monitors.article import ArticleText
     from monitors.detector import Detector
+    from monitors.labels import Labels
 
 _DEFAULT_WATCHLIST = Path("deploy/watchlists/example.yaml")
 _BATCH = 256
@@ -207,7 +208,8 @@ def test_cmd(file: Path, text: str, summary: str, content: str, model: str) -> N
     "label_paths",
     multiple=True,
     required=True,
-    help='Labels as JSON lines {"id", "topics": [...]} (repeatable).',
+    help='Labels as JSON lines {"id", "topics": [...]} or {"id", "judgments": {topic: bool}} '
+    "(repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @click.option(
@@ -245,21 +247,14 @@ def eval_cmd(
         click.echo(format_report(report, show=show))
 
 
-def _read_labels(paths: tuple[str, ...]) -> dict[str, set[str]]:
-    labels: dict[str, set[str]] = {}
+def _read_labels(paths: tuple[str, ...]) -> Labels:
+    from monitors.labels import LabelError, Labels, read_labels
+
+    labels = Labels()
     for path in paths:
         with _open(path) as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    topics = data["topics"]
-                    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-                        problem = "'topics' must be a list of strings"
-                        raise TypeError(problem)
-                    labels.setdefault(str(data["id"]), set()).update(topics)
-                except (ValueError, KeyError, TypeError) as exc:
-                    msg = f"{path}:{number}: invalid label line: {exc}"
-                    raise ConfigError(msg) from None
+            try:
+                read_labels(stream, path, labels)
+            except LabelError as exc:
+                raise ConfigError(str(exc)) from None
     return labels

@@ -83,6 +83,7 @@ class CompiledTopic:
     exclude: tuple[CBlock, ...]
     atoms: frozenset[int]  # every atom of the positive part: no hit among them, no match
     hitless: bool  # some positive block can hold without any hit (entity_types, no terms)
+    partial_near_misses: bool = False  # report rules matched but for one part
 
     def blocks(self) -> tuple[CBlock, ...]:
         """All blocks of the topic."""
@@ -228,6 +229,7 @@ class _Compiler:
             hitless=any(
                 b.entity_types is not None and b.entity_types.terms is None for b in positive
             ),
+            partial_near_misses=bool(topic.partial_rule_near_misses),
         )
 
 

@@ -31,8 +31,9 @@ from monitors.evaluate import (
     TopicOutcome,
     evaluate_topic,
 )
+from monitors.explain import BlockReport, explain_topic, partial_rule
 from monitors.normalize import MAX_MATCH_CHARS, normalize_text
-from monitors.results import DetectionResult, Entity, Evidence, Match
+from monitors.results import DetectionResult, Entity, Evidence, Match, NearMiss
 from monitors.schema import NAME_LABELS
 from wirewatch.errors import ModelError
 
@@ -63,6 +64,7 @@ class TopicExplanation:
     matched: bool
     blocks: dict[str, str]
     evidence: tuple[Evidence, ...]
+    rules: tuple[BlockReport, ...] = ()  # each block, condition by condition: found / missing
 
 
 class Detector:
@@ -153,6 +155,7 @@ class Detector:
                     matched=outcome.state == State.TRUE,
                     blocks={name: state.name.lower() for name, state in outcome.blocks.items()},
                     evidence=self._evidence(ctx, outcome.proofs),
+                    rules=explain_topic(ctx, topic),
                 )
                 for topic, outcome in zip(self._compiled.topics, outcomes, strict=True)
             ]
@@ -279,13 +282,21 @@ class Detector:
         self, article: ArticleText, ctx: ArticleContext, outcomes: list[TopicOutcome]
     ) -> DetectionResult:
         matches: list[Match] = []
+        near_misses: list[NearMiss] = []
         for topic, outcome in zip(self._compiled.topics, outcomes, strict=True):
             if outcome.state != State.TRUE:
+                detail = (
+                    partial_rule(ctx, topic, outcome.blocks) if topic.partial_near_misses else ""
+                )
+                if detail:
+                    near_misses.append(NearMiss(topic.id, "partial_rule", detail))
                 continue
             match = self._match(topic, ctx, outcome.proofs)
             if match.score >= topic.min_score:
                 matches.append(match)
-        return DetectionResult(article.id, tuple(matches), self._entities_of(ctx))
+        return DetectionResult(
+            article.id, tuple(matches), self._entities_of(ctx), tuple(near_misses)
+        )
 
     def _evidence(self, ctx: ArticleContext, proofs: list[Proof]) -> tuple[Evidence, ...]:
         unique = dict.fromkeys(proofs)

@@ -278,6 +278,10 @@ class Topic(Block):
     fields: Annotated[tuple[FieldName, ...], Field(min_length=1)] | None = None
     title_weight: float | None = Field(default=None, ge=0, le=100)
     min_score: float = Field(default=0, ge=0)
+    partial_rule_near_misses: bool | None = Field(
+        default=None,
+        description="Report articles that match a rule but for one part as near misses.",
+    )
     rules: Annotated[tuple[Block, ...], Field(min_length=1)] | None = None
     exclude: Annotated[tuple[ExcludeItem, ...], Field(min_length=1)] | None = None
     alert: AlertSettings = AlertSettings()
@@ -322,6 +326,7 @@ class Defaults(_Strict):
 
     fields: Annotated[tuple[FieldName, ...], Field(min_length=1)] = ("title", "summary", "content")
     title_weight: float = Field(default=2.0, ge=0, le=100)
+    partial_rule_near_misses: bool = False
     alert: AlertSettings = AlertSettings()
 
 

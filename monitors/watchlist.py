@@ -370,6 +370,11 @@ def _resolve(document: WatchlistDocument, text: str, source: str) -> Watchlist:
                 "title_weight": (
                     topic.title_weight if topic.title_weight is not None else defaults.title_weight
                 ),
+                "partial_rule_near_misses": (
+                    topic.partial_rule_near_misses
+                    if topic.partial_rule_near_misses is not None
+                    else defaults.partial_rule_near_misses
+                ),
                 "alert": _merged_alert(defaults.alert, topic.alert),
             }
         )

@@ -158,6 +158,44 @@ def test_watchlist_test_explains(wirewatch: Run) -> None:
     assert "exclude[0]: true" in done.stdout
 
 
+def test_watchlist_test_says_what_was_found_and_what_is_missing(wirewatch: Run) -> None:
+    done = wirewatch(
+        "watchlist",
+        "test",
+        str(SAMPLE),
+        "--text",
+        "Experts want a halt. Artificial intelligence grows.",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    at = lines.index("no match ai-moratorium")
+    assert lines[at + 1 : at + 6] == [
+        "    rules[0]: false",
+        '        false  rules[0].same_sentence: found "halt" (title), '
+        '"Artificial intelligence" (title), but not in one sentence',
+        "    rules[1]: false (none of its terms found)",
+        "    exclude[0]: false",
+        '        false  exclude[0].near: found "halt" (title); '
+        "missing one of [ads, advertising, advertisers] within 6 words",
+    ]
+
+
+def test_watchlist_test_json(wirewatch: Run) -> None:
+    done = wirewatch(
+        "watchlist", "test", str(SAMPLE), "--json", "--text", "Advertisers pause Twitter ads"
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    moratorium = next(t for t in data["topics"] if t["topic"] == "ai-moratorium")
+    assert moratorium["matched"] is False
+    veto = next(b for b in moratorium["blocks"] if b["block"] == "exclude[0]")
+    assert veto["state"] == "true"
+    assert [p["found"] for p in veto["conditions"][0]["parts"]] == [
+        [{"text": "pause", "field": "title"}],
+        [{"text": "Advertisers", "field": "title"}, {"text": "ads", "field": "title"}],
+    ]
+
+
 @pytest.fixture
 def labeled(tmp_path: Path) -> tuple[Path, Path]:
     articles = tmp_path / "articles.jsonl"

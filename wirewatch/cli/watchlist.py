@@ -175,21 +175,53 @@ def _emit(detector: Detector, batch: list[ArticleText]) -> None:
 @click.option("--text", required=True, help="Title (or whole text) of the article to try.")
 @click.option("--summary", default="", help="Summary of the article.")
 @click.option("--content", default="", help="Body of the article.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
 @_model_option
-def test_cmd(file: Path, text: str, summary: str, content: str, model: str) -> None:
-    """Show, topic by topic, whether a text matches FILE and why (every rule's state)."""
+def test_cmd(file: Path, text: str, summary: str, content: str, as_json: bool, model: str) -> None:
+    """Show, topic by topic, whether a text matches FILE and why.
+
+    Every rule and exclusion is listed with its state and, condition by condition, the words
+    found (and in which field) and the part that was missing.
+    """
     from monitors.article import ArticleText
 
     detector = _detector(file, model)
     article = ArticleText(id="text", title=text, summary=summary, content=content)
-    for item in detector.explain(article):
+    explanations = detector.explain(article)
+    entities = detector.detect(article).entities
+    if as_json:
+        data = {
+            "topics": [
+                {
+                    "topic": item.topic,
+                    "matched": item.matched,
+                    "blocks": [block.to_dict() for block in item.rules],
+                    "evidence": [evidence.to_dict() for evidence in item.evidence],
+                }
+                for item in explanations
+            ],
+            "entities": [entity.to_dict() for entity in entities],
+        }
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    for item in explanations:
         mark = "MATCH   " if item.matched else "no match"
         click.echo(f"{mark} {item.topic}")
-        for block, state in item.blocks.items():
-            click.echo(f"    {block}: {state}")
+        if not any(block.parts_found for block in item.rules):
+            click.echo("    no term of the topic found")
+            continue
+        for block in item.rules:
+            state = block.state.name.lower()
+            if not block.parts_found:
+                click.echo(f"    {block.name}: {state} (none of its terms found)")
+                continue
+            vetoes = block.name.startswith("exclude") and state == "true"
+            click.echo(f"    {block.name}: {state}" + (" (vetoes the match)" if vetoes else ""))
+            for condition in block.conditions:
+                held = condition.state.name.lower()
+                click.echo(f"        {held:<5}  {condition.describe()}")
         for evidence in item.evidence:
             click.echo(f"    evidence {evidence.rule}: {evidence.text!r} ({evidence.field})")
-    entities = detector.detect(article).entities
     if entities:
         click.echo("entities: " + ", ".join(f"{e.text} ({e.label})" for e in entities))
 

@@ -32,10 +32,14 @@ MODES = ("rules", "examples", "combined")
 
 @dataclass(frozen=True, slots=True)
 class SemanticScore:
-    """One article's semantic answer for one topic: its score, and whether the gate held."""
+    """One article's semantic answer for one topic, as evaluation needs it.
+
+    ``eligible``: whether a high enough score would match, i.e. the gate held and neither a
+    counter-example nor an exclusion vetoed the article (all independent of the threshold).
+    """
 
     score: float
-    gate: bool = True
+    eligible: bool = True
 
 
 class ExampleScorer(Protocol):
@@ -117,9 +121,9 @@ class Judged:
     semantic: SemanticScore | None  # None when the topic has no examples
 
     def by_examples(self, threshold: float) -> bool:
-        """Whether the examples alone would match at ``threshold`` (the gate must hold too)."""
+        """Whether the examples alone would match at ``threshold`` (if eligible at all)."""
         s = self.semantic
-        return s is not None and s.gate and s.score >= threshold
+        return s is not None and s.eligible and s.score >= threshold
 
     def combined(self, threshold: float) -> bool:
         """Rules OR examples: what the detector matches."""
@@ -403,8 +407,9 @@ def format_report(report: Report, show: int = 50, sweeps: bool = True) -> str:
         )
     if report.conflicting_labels:
         pairs = ", ".join(f"{i} {t}" for i, t in report.conflicting_labels[:10])
+        n = len(report.conflicting_labels)
         lines.append(
-            f"{len(report.conflicting_labels)} labels contradict an earlier line "
+            f"{n} {'label contradicts' if n == 1 else 'labels contradict'} an earlier line "
             f"(the later line counts): {pairs}"
         )
     if sweeps:

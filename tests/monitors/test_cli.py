@@ -254,3 +254,52 @@ def test_eval_json(wirewatch: Run, labeled: tuple[Path, Path]) -> None:
     assert (figures["tp"], figures["fp"], figures["fn"]) == (1, 1, 1)
     assert figures["false_positives"] == ["fp"] and figures["false_negatives"] == ["fn"]
     assert json.loads(done.stdout)["topics"]["ai-moratorium"]["precision"] == 1.0
+
+
+def test_eval_reads_judgments_and_draws_a_plot(
+    wirewatch: Run, labeled: tuple[Path, Path], tmp_path: Path
+) -> None:
+    articles, labels = labeled
+    feedback = tmp_path / "feedback.jsonl"
+    # A judgment on one topic only: "fp" no longer counts against china-llm's other figures.
+    feedback.write_text('{"id": "fp", "judgments": {"china-llm": true}}\n')
+    plot = tmp_path / "out.png"
+    done = wirewatch(
+        "watchlist", "eval", "--watchlist", str(SAMPLE), "--articles", str(articles),
+        "--labels", str(labels), "--labels", str(feedback), "--plot", str(plot),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "china-llm      rules        2    0    1      1.000   0.667  0.800" in done.stdout
+    assert (
+        "1 label contradicts an earlier line (the later line counts): fp china-llm" in done.stdout
+    )
+    assert plot.read_bytes()[:4] == b"\x89PNG" and f"plot written to {plot}" in done.stderr
+
+
+def test_eval_refuses_a_bad_label_line_and_a_bad_sweep(
+    wirewatch: Run, labeled: tuple[Path, Path], tmp_path: Path
+) -> None:
+    articles, _ = labeled
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "judgments": {"china-llm": "yes"}}\n')
+    args = ["watchlist", "eval", "--watchlist", str(SAMPLE), "--articles", str(articles)]
+    done = wirewatch(*args, "--labels", str(bad))
+    assert done.returncode == 2
+    assert f"{bad}:1: invalid label line: 'judgments' must map topic ids to true" in done.stderr
+    done = wirewatch(*args, "--labels", str(bad), "--sweep", "0.8:0.3:0.1")
+    assert done.returncode == 2 and "needs FROM <= TO" in done.stderr
+
+
+def test_tune_without_examples_has_nothing_to_change(
+    wirewatch: Run, labeled: tuple[Path, Path]
+) -> None:
+    articles, labels = labeled
+    before = SAMPLE.read_text()
+    done = wirewatch(
+        "watchlist", "tune", "--watchlist", str(SAMPLE), "--articles", str(articles),
+        "--labels", str(labels), "--min-precision", "0.9", "--write",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "china-llm: no examples, rules only: nothing to tune" in done.stdout
+    assert done.stdout.rstrip().endswith("nothing to change")
+    assert SAMPLE.read_text() == before

@@ -6,6 +6,7 @@ The semantic stage is a fake scorer here (fixed scores per article): the point i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +38,7 @@ class FakeScorer:
 
     def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, SemanticScore]]:
         return [
-            {"pause": SemanticScore(self.scores.get(a.id, 0.0), gate="nogate" not in a.id)}
+            {"pause": SemanticScore(self.scores.get(a.id, 0.0), eligible="nogate" not in a.id)}
             for a in articles
         ]
 
@@ -149,3 +150,17 @@ def test_a_plain_mapping_of_labels_still_works(detector: Detector) -> None:
     articles = [article("A moratorium on AI", id="a")]
     report = evaluate(detector, articles, {"a": {"pause"}})
     assert (report.topics[0].tp, report.topics[1].fp) == (1, 0)
+
+
+def test_plot_draws_one_panel_per_topic(detector: Detector, tmp_path: Path) -> None:
+    import matplotlib.image
+
+    from monitors.evaluation_plot import plot_report
+
+    articles, labels = _data(ROWS)
+    report = evaluate(detector, articles, labels, FakeScorer({i: s for i, _, _, s in ROWS}))
+    path = tmp_path / "sweep.png"
+    plot_report(report, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert (width, height) == (920, 360)  # two panels side by side, 4.6 x 3.6 inches at 100 dpi

@@ -61,19 +61,42 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class NearMiss:
+    """A topic the article almost matched: worth an operator's label."""
+
+    topic: str
+    reason: str  # "semantic" | "partial_rule"
+    detail: str  # e.g. "similar to example 3 (0.52, threshold 0.58)"
+    score: float | None = None  # semantic similarity when the semantic stage ran
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "topic": self.topic,
+            "reason": self.reason,
+            "detail": self.detail,
+            "score": self.score,
+            "threshold": self.threshold,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class DetectionResult:
-    """Detection's answer for one article: its matches (maybe none) and its entities."""
+    """Detection's answer for one article: its matches (maybe none), its entities, near misses."""
 
     article_id: str
     matches: tuple[Match, ...]
     entities: tuple[Entity, ...]
+    near_misses: tuple[NearMiss, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"id", "matches", "entities"}``."""
+        """JSON-ready form: ``{"id", "matches", "entities", "near_misses"}``."""
         return {
             "id": self.article_id,
             "matches": [match.to_dict() for match in self.matches],
             "entities": [entity.to_dict() for entity in self.entities],
+            "near_misses": [near_miss.to_dict() for near_miss in self.near_misses],
         }
 
     def topics(self) -> tuple[str, ...]:

@@ -162,7 +162,7 @@ def test_results_pickle_and_are_json_ready(sample_detector: Detector) -> None:
     result = sample_detector.detect(article("Musk calls to pause giant AI experiments", id="p"))
     assert pickle.loads(pickle.dumps(result)) == result
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"id", "matches", "entities"}
+    assert set(data) == {"id", "matches", "entities", "near_misses"}
     assert set(data["matches"][0]) == {"topic", "evidence", "snippet", "score", "watchlist_version"}
     assert set(data["matches"][0]["evidence"][0]) == {"text", "field", "start", "end", "rule"}
     assert isinstance(result, DetectionResult)

@@ -31,7 +31,7 @@ MODES = ("rules", "examples", "combined")
 
 
 @dataclass(frozen=True, slots=True)
-class SemanticScore:
+class ExampleScore:
     """One article's semantic answer for one topic, as evaluation needs it.
 
     ``eligible``: whether a high enough score would match, i.e. the gate held and neither a
@@ -49,9 +49,36 @@ class ExampleScorer(Protocol):
         """The topics that have examples, with their configured thresholds."""
         ...
 
-    def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, SemanticScore]]:
+    def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, ExampleScore]]:
         """Per article (in order), per topic with examples: the score, whatever the gate says."""
         ...
+
+
+class DetectorExamples:
+    """A detector's own semantic stage as an :class:`ExampleScorer`."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+
+    def thresholds(self) -> dict[str, float]:
+        """Topics with examples and their thresholds (the schema's default when not set)."""
+        from monitors.schema import Semantic
+
+        return {
+            topic.id: (topic.semantic or Semantic()).threshold
+            for topic in self.detector.watchlist.topics
+            if topic.example_texts()
+        }
+
+    def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, ExampleScore]]:
+        """Every article scored, gate or not; eligible = gated, not vetoed, not excluded."""
+        return [
+            {
+                topic: ExampleScore(s.similarity, s.gated and not s.vetoed and not s.excluded)
+                for topic, s in scores.items()
+            }
+            for scores in self.detector.semantic_scores(articles)
+        ]
 
 
 @dataclass(frozen=True)
@@ -118,7 +145,7 @@ class Judged:
     title: str
     label: bool
     rules: bool
-    semantic: SemanticScore | None  # None when the topic has no examples
+    semantic: ExampleScore | None  # None when the topic has no examples
 
     def by_examples(self, threshold: float) -> bool:
         """Whether the examples alone would match at ``threshold`` (if eligible at all)."""
@@ -267,15 +294,17 @@ def evaluate(
     scorer: ExampleScorer | None = None,
     thresholds: Sequence[float] = DEFAULT_SWEEP,
 ) -> Report:
-    """Score ``detector`` (and ``scorer``'s examples) on ``articles``.
+    """Score ``detector`` (and the examples, by ``scorer`` or else the detector's) on ``articles``.
 
     An article without labels is about no topic; an article judged only for some topics counts
     only for those.
     """
     labels = as_labels(labels)
+    if scorer is None:
+        scorer = DetectorExamples(detector)
     topic_ids = [topic.id for topic in detector.watchlist.topics]
-    configured = scorer.thresholds() if scorer is not None else {}
-    semantic = scorer.score_many(articles) if scorer is not None else [{} for _ in articles]
+    configured = scorer.thresholds()
+    semantic = scorer.score_many(articles) if configured else [{} for _ in articles]
     rows: dict[str, list[Judged]] = {topic: [] for topic in topic_ids}
     found: dict[tuple[str, str], tuple[Evidence, ...]] = {}
     results = detector.detect_many(articles)
@@ -335,7 +364,9 @@ def evaluate(
 
 def is_rule_match(evidence: tuple[Evidence, ...]) -> bool:
     """Whether a match came from the rules (a semantic match carries only semantic evidence)."""
-    return not evidence or any(e.rule != "semantic" for e in evidence)
+    from monitors.detector import SEMANTIC_RULE
+
+    return not evidence or any(e.rule != SEMANTIC_RULE for e in evidence)
 
 
 def _scored(

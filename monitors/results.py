@@ -66,8 +66,7 @@ class NearMiss:
 
     topic: str
     reason: str  # "semantic" | "partial_rule"
-    detail: str  # e.g. "similar to example 3 (0.52, threshold 0.58)" or
-    # "rules[0].near: found pause, AI; missing development/training"
+    detail: str  # e.g. "similar to example 3 (0.52, threshold 0.58)"
     score: float | None = None  # semantic similarity when the semantic stage ran
     threshold: float | None = None
 
@@ -84,7 +83,7 @@ class NearMiss:
 
 @dataclass(frozen=True, slots=True)
 class DetectionResult:
-    """Detection's answer for one article: its matches (maybe none) and its entities."""
+    """Detection's answer for one article: its matches (maybe none), its entities, near misses."""
 
     article_id: str
     matches: tuple[Match, ...]
@@ -97,7 +96,7 @@ class DetectionResult:
             "id": self.article_id,
             "matches": [match.to_dict() for match in self.matches],
             "entities": [entity.to_dict() for entity in self.entities],
-            "near_misses": [near.to_dict() for near in self.near_misses],
+            "near_misses": [near_miss.to_dict() for near_miss in self.near_misses],
         }
 
     def topics(self) -> tuple[str, ...]:

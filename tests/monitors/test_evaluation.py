@@ -12,7 +12,7 @@ import pytest
 
 from monitors.article import ArticleText
 from monitors.detector import Detector
-from monitors.evaluation import SemanticScore, evaluate, format_report
+from monitors.evaluation import ExampleScore, evaluate, format_report
 from monitors.labels import Labels, read_labels
 from tests.monitors.conftest import article, topics_yaml
 
@@ -36,9 +36,9 @@ class FakeScorer:
     def thresholds(self) -> dict[str, float]:
         return {"pause": self.threshold}
 
-    def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, SemanticScore]]:
+    def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, ExampleScore]]:
         return [
-            {"pause": SemanticScore(self.scores.get(a.id, 0.0), eligible="nogate" not in a.id)}
+            {"pause": ExampleScore(self.scores.get(a.id, 0.0), eligible="nogate" not in a.id)}
             for a in articles
         ]
 

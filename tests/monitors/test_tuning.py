@@ -9,7 +9,7 @@ import yaml
 
 from monitors.article import ArticleText
 from monitors.detector import Detector
-from monitors.evaluation import SemanticScore, evaluate
+from monitors.evaluation import ExampleScore, evaluate
 from monitors.labels import Labels
 from monitors.tuning import format_proposals, propose
 from monitors.watchlist_edit import EditError, set_thresholds
@@ -26,8 +26,8 @@ class FakeScorer:
     def thresholds(self) -> dict[str, float]:
         return {"pause": self.threshold}
 
-    def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, SemanticScore]]:
-        return [{"pause": SemanticScore(self.scores[a.id])} for a in articles]
+    def score_many(self, articles: Sequence[ArticleText]) -> list[dict[str, ExampleScore]]:
+        return [{"pause": ExampleScore(self.scores[a.id])} for a in articles]
 
 
 def _proposal(

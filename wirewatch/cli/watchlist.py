@@ -20,8 +20,9 @@ from wirewatch.errors import ConfigError
 if TYPE_CHECKING:
     from monitors.article import ArticleText
     from monitors.detector import Detector
-    from monitors.evaluation import ExampleScorer, Report
+    from monitors.evaluation import Report
     from monitors.labels import Labels
+    from monitors.semantic import SemanticScore
 
 _DEFAULT_WATCHLIST = Path("deploy/watchlists/example.yaml")
 _BATCH = 256
@@ -198,6 +199,7 @@ def test_cmd(file: Path, text: str, summary: str, content: str, as_json: bool, m
                     "matched": item.matched,
                     "blocks": [block.to_dict() for block in item.rules],
                     "evidence": [evidence.to_dict() for evidence in item.evidence],
+                    "semantic": _semantic_dict(detector, item.semantic),
                 }
                 for item in explanations
             ],
@@ -208,10 +210,10 @@ def test_cmd(file: Path, text: str, summary: str, content: str, as_json: bool, m
     for item in explanations:
         mark = "MATCH   " if item.matched else "no match"
         click.echo(f"{mark} {item.topic}")
-        if not any(block.parts_found for block in item.rules):
+        blocks = item.rules if any(block.parts_found for block in item.rules) else ()
+        if not blocks:
             click.echo("    no term of the topic found")
-            continue
-        for block in item.rules:
+        for block in blocks:
             state = block.state.name.lower()
             if not block.parts_found:
                 click.echo(f"    {block.name}: {state} (none of its terms found)")
@@ -223,8 +225,58 @@ def test_cmd(file: Path, text: str, summary: str, content: str, as_json: bool, m
                 click.echo(f"        {held:<5}  {condition.describe()}")
         for evidence in item.evidence:
             click.echo(f"    evidence {evidence.rule}: {evidence.text!r} ({evidence.field})")
+        for line in _semantic_lines(detector, item.semantic):
+            click.echo(f"    {line}")
     if entities:
         click.echo("entities: " + ", ".join(f"{e.text} ({e.label})" for e in entities))
+
+
+def _example_text(detector: Detector, topic: str, number: int | None, counter: bool) -> str:
+    found = detector.watchlist.topic(topic)
+    if found is None or number is None:
+        return ""
+    texts = found.counter_example_texts() if counter else found.example_texts()
+    return texts[number - 1] if 0 < number <= len(texts) else ""
+
+
+def _semantic_lines(detector: Detector, score: SemanticScore | None) -> list[str]:
+    """The semantic stage's answer for one topic, as ``watchlist test`` prints it."""
+    if score is None:
+        return []
+    state = "passes" if score.passes else "below the threshold"
+    if score.vetoed:
+        state = "vetoed by a counter-example"
+    elif score.excluded:
+        state = "vetoed by an exclusion"
+    gate = "gate held" if score.gated else "gate did not hold: not a candidate"
+    example = _example_text(detector, score.topic, score.example, counter=False)
+    lines = [
+        f"semantic: {score.similarity:.3f} (threshold {score.threshold:.2f}, {state}; {gate})",
+        f"    nearest example {score.example}: {_shorten(example)}",
+    ]
+    if score.counter_similarity is not None:
+        counter = _example_text(detector, score.topic, score.counter_example, counter=True)
+        lines.append(
+            f"    nearest counter-example {score.counter_example} "
+            f"({score.counter_similarity:.3f}): {_shorten(counter)}"
+        )
+    return lines
+
+
+def _semantic_dict(detector: Detector, score: SemanticScore | None) -> dict[str, Any] | None:
+    if score is None:
+        return None
+    return {
+        **score.to_dict(),
+        "example_text": _example_text(detector, score.topic, score.example, counter=False),
+        "counter_example_text": _example_text(
+            detector, score.topic, score.counter_example, counter=True
+        ),
+    }
+
+
+def _shorten(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 _articles_option = click.option(
@@ -335,14 +387,9 @@ def _evaluated(
         detector,
         list(articles.values()),
         labels,
-        _scorer(detector),
+        None,  # the detector's own semantic stage
         thresholds if thresholds is not None else DEFAULT_SWEEP,
     )
-
-
-def _scorer(detector: Detector) -> ExampleScorer | None:
-    """The detector's semantic stage as evaluation sees it (None: no topic has examples)."""
-    return None
 
 
 @watchlist.command("tune")

@@ -426,7 +426,7 @@ def format_report(report: Report, show: int = 50, sweeps: bool = True) -> str:
             continue
         for number, mode in enumerate(MODES):
             name = e.topic if number == 0 else ""
-            note = f"  (threshold {e.threshold:.2f})" if mode != "rules" else ""
+            note = f"  (threshold {e.threshold:g})" if mode != "rules" else ""
             lines.append(f"{name:<{width}}  {mode:<8}  {_figures_line(e.modes[mode])}{note}")
     if report.unknown_label_topics:
         unknown = ", ".join(f"{t} ({n})" for t, n in sorted(report.unknown_label_topics.items()))

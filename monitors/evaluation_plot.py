@@ -65,15 +65,20 @@ def plot_report(report: Report, path: Path) -> None:
         )
         assert evaluation.threshold is not None
         ax.axvline(evaluation.threshold, color="black", linewidth=1)
+        right_half = evaluation.threshold > (thresholds[0] + thresholds[-1]) / 2
         ax.annotate(
             f"configured {evaluation.threshold:.2f}",
-            (evaluation.threshold, 0.02),
-            xytext=(3, 0),
+            (evaluation.threshold, 0.55),
+            xytext=(-3 if right_half else 3, 0),
             textcoords="offset points",
+            ha="right" if right_half else "left",
             fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
         ax.set_xlabel("semantic threshold")
         ax.legend(fontsize=7, loc="lower left")
+    for row in axes:
+        row[0].set_ylabel("precision / recall")
     for index in range(count, rows * columns):
         axes[index // columns][index % columns].set_visible(False)
     fig.tight_layout()

@@ -303,3 +303,105 @@ def test_tune_without_examples_has_nothing_to_change(
     assert "china-llm: no examples, rules only: nothing to tune" in done.stdout
     assert done.stdout.rstrip().endswith("nothing to change")
     assert SAMPLE.read_text() == before
+
+
+# --- the semantic stage for real: eval, tune and test on a tiny labeled set with examples --------
+
+SEMANTIC_WATCHLIST = """\
+# a topic whose rules know only "pause"/"moratorium" next to "AI"
+topics:
+  - id: pause
+    rules:
+      - near: {terms: [[pause, moratorium], [{text: AI, case_sensitive: true}]], within: 5}
+    examples:
+      - Tech leaders call for a six-month pause on training giant AI systems
+      - An open letter urges labs to halt advanced artificial intelligence experiments
+      - Researchers demand a moratorium on developing AI more powerful than GPT-4
+    semantic:
+      threshold: 0.90   # too strict on purpose
+      gate: [artificial intelligence, AI, slowdown, letter, labs]
+"""
+SEMANTIC_ARTICLES = [
+    ("r1", "Experts back an AI pause", True),
+    ("r2", "A moratorium on AI gains support in Brussels", True),
+    ("p1", "Scientists sign letter to stop building more powerful artificial intelligence", True),
+    ("p2", "Leaders urge a slowdown in the race to build advanced artificial intelligence", True),
+    ("p3", "Open letter asks AI labs to halt work on systems beyond GPT-4", True),
+    ("n1", "Musk warns that artificial intelligence is a danger to civilisation", False),
+    ("n2", "AI labs release a new coding assistant", False),
+    ("n3", "Local bakery wins prize for its sourdough bread", False),
+    ("n4", "Streaming service pauses price rise after letter from regulators", False),
+    ("n5", "New artificial intelligence model tops benchmark for translation", False),
+]
+
+
+@pytest.fixture
+def semantic_set(tmp_path: Path) -> tuple[Path, Path, Path]:
+    watchlist = tmp_path / "w.yaml"
+    watchlist.write_text(SEMANTIC_WATCHLIST)
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(
+        "".join(json.dumps({"id": i, "title": t}) + "\n" for i, t, _ in SEMANTIC_ARTICLES)
+    )
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        "".join(
+            json.dumps({"id": i, "judgments": {"pause": positive}}) + "\n"
+            for i, _, positive in SEMANTIC_ARTICLES
+        )
+    )
+    return watchlist, articles, labels
+
+
+@pytest.mark.model
+def test_eval_with_the_real_model_shows_what_the_examples_add(
+    wirewatch: Run, semantic_set: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    watchlist, articles, labels = semantic_set
+    plot = tmp_path / "sweep.png"
+    done = wirewatch(
+        "watchlist", "eval", "--watchlist", str(watchlist), "--articles", str(articles),
+        "--labels", str(labels), "--json", "--plot", str(plot),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pause = json.loads(done.stdout)["topics"]["pause"]
+    assert pause["threshold"] == 0.9 and pause["has_examples"] is True
+    rules, combined = pause["modes"]["rules"], pause["modes"]["combined"]
+    assert (rules["tp"], rules["fp"], rules["fn"]) == (2, 0, 3)
+    assert (combined["tp"], combined["fp"]) == (2, 0)  # nothing reaches 0.90
+    # Somewhere in the sweep the examples catch every paraphrase without a false positive.
+    assert any(
+        p["combined"]["recall"] == 1.0 and p["combined"]["precision"] == 1.0 for p in pause["sweep"]
+    )
+    # The lowest thresholds let the AI-risk warning through: the trade-off is visible.
+    assert pause["sweep"][0]["combined"]["fp"] >= 1
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.model
+def test_tune_with_the_real_model_writes_a_threshold_that_holds(
+    wirewatch: Run, semantic_set: tuple[Path, Path, Path]
+) -> None:
+    watchlist, articles, labels = semantic_set
+    args = ["--watchlist", str(watchlist), "--articles", str(articles), "--labels", str(labels)]
+    done = wirewatch("watchlist", "tune", *args, "--min-precision", "1.0")
+    assert done.returncode == 0, done.stderr
+    assert "(not written: add --write to apply" in done.stdout
+    assert watchlist.read_text() == SEMANTIC_WATCHLIST  # a dry run by default
+    done = wirewatch("watchlist", "tune", *args, "--min-precision", "1.0", "--write")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("pause "))
+    current, proposed = row.split()[3:5], row.split()[6:9]
+    assert current[0] == "0.900" and proposed[1:] == ["1.000", "1.000"]
+    written = watchlist.read_text()
+    # Only the number changed: comments and layout stay.
+    assert written.replace(f"threshold: {float(proposed[0]):g}", "threshold: 0.90") == (
+        SEMANTIC_WATCHLIST
+    )
+    evaluated = wirewatch("watchlist", "eval", *args, "--json")
+    pause = json.loads(evaluated.stdout)["topics"]["pause"]
+    assert (pause["precision"], pause["recall"]) == (1.0, 1.0)
+    explained = wirewatch("watchlist", "test", str(watchlist), "--text", SEMANTIC_ARTICLES[3][1])
+    assert "MATCH    pause" in explained.stdout
+    assert "semantic: 0." in explained.stdout and "passes; gate held" in explained.stdout
+    assert "nearest example " in explained.stdout

@@ -113,8 +113,8 @@ def test_topics_without_examples_are_rules_only(detector: Detector) -> None:
     assert lines[2:7] == [
         "topic  mode        tp   fp   fn  precision  recall     f1",
         "pause  rules        1    1    3      0.500   0.250  0.333",
-        "       examples     2    1    2      0.667   0.500  0.571  (threshold 0.50)",
-        "       combined     2    2    2      0.500   0.500  0.500  (threshold 0.50)",
+        "       examples     2    1    2      0.667   0.500  0.571  (threshold 0.5)",
+        "       combined     2    2    2      0.500   0.500  0.500  (threshold 0.5)",
         "other  rules        0    0    0      1.000   1.000  1.000  (no examples: rules only)",
     ]
     assert "threshold sweep of pause (4 positives, 3 negatives judged):" in lines

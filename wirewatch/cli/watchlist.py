@@ -251,7 +251,7 @@ def _semantic_lines(detector: Detector, score: SemanticScore | None) -> list[str
     gate = "gate held" if score.gated else "gate did not hold: not a candidate"
     example = _example_text(detector, score.topic, score.example, counter=False)
     lines = [
-        f"semantic: {score.similarity:.3f} (threshold {score.threshold:.2f}, {state}; {gate})",
+        f"semantic: {score.similarity:.3f} (threshold {score.threshold:g}, {state}; {gate})",
         f"    nearest example {score.example}: {_shorten(example)}",
     ]
     if score.counter_similarity is not None:
@@ -471,7 +471,7 @@ def _show_or_write(watchlist_path: Path, changes: dict[str, float], write: bool)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(edited)
     os.replace(temporary, watchlist_path)
-    click.echo(f"\nwritten: {watchlist_path} ({len(changes)} thresholds)")
+    click.echo(f"\nwritten: {watchlist_path} (thresholds of {', '.join(sorted(changes))})")
 
 
 def _read_labels(paths: tuple[str, ...]) -> Labels:

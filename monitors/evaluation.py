@@ -475,6 +475,8 @@ def _same(a: float, b: float | None) -> bool:
 
 def _format_misses(s: TopicScore, show: int) -> list[str]:
     lines: list[str] = []
+    if show <= 0:
+        return lines
     if s.false_positives:
         lines += ["", f"false positives of {s.topic} ({s.fp}):"]
         for miss in s.false_positives[:show]:

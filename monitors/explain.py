@@ -170,6 +170,31 @@ def _parts(
     return (labels, _group_part(ctx, types.terms, fields)), "in one sentence"
 
 
+def _present(ctx: ArticleContext, group: CGroup, fields: tuple[str, ...]) -> bool:
+    return any(
+        hit.field in fields
+        for term in group
+        for atom in term.atoms
+        for hit in ctx.hits.get(atom, ())
+    )
+
+
+def _presence(ctx: ArticleContext, block: CBlock, fields: tuple[str, ...]) -> tuple[int, int]:
+    """(parts with something found, parts) of a block: hit lookups only, no text, no sorting."""
+    groups: list[CGroup] = [g for g in (block.any, block.entities) if g is not None]
+    for listed in (block.all, block.same_sentence, block.near[0] if block.near else None):
+        groups += listed or ()
+    found = sum(1 for group in groups if _present(ctx, group, fields))
+    total = len(groups)
+    types = block.entity_types
+    if types is not None:
+        spans = (*ctx.watched, *(ctx.ner or ()))
+        total += 1 + (types.terms is not None)
+        found += any(s.label in types.labels and s.field in fields for s in spans)
+        found += types.terms is not None and _present(ctx, types.terms, fields)
+    return found, total
+
+
 def explain_block(
     ctx: ArticleContext, block: CBlock, fields: tuple[str, ...], name: str
 ) -> BlockReport:
@@ -233,6 +258,9 @@ def partial_rule(ctx: ArticleContext, topic: CompiledTopic, blocks: dict[str, St
         candidates.append(("conditions", topic.main))
     best: BlockReport | None = None
     for name, block in candidates:
+        found, total = _presence(ctx, block, topic.fields)
+        if not (total - found == 1 and found >= 2) and not (found == total >= 2):
+            continue  # cheap check first: most blocks lack two parts or more
         report = explain_block(ctx, block, topic.fields, name)
         if is_partial(report) and (
             best is None or report.parts_found - report.parts > best.parts_found - best.parts

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from monitors.detector import Detector
     from monitors.evaluation import Report
     from monitors.labels import Labels
-    from monitors.semantic import SemanticScore
 
 _DEFAULT_WATCHLIST = Path("deploy/watchlists/example.yaml")
 _BATCH = 256
@@ -186,97 +185,17 @@ def test_cmd(file: Path, text: str, summary: str, content: str, as_json: bool, m
     found (and in which field) and the part that was missing.
     """
     from monitors.article import ArticleText
+    from wirewatch.cli.watchlist_explain import explanations_json, format_explanations
 
     detector = _detector(file, model)
     article = ArticleText(id="text", title=text, summary=summary, content=content)
     explanations = detector.explain(article)
     entities = detector.detect(article).entities
     if as_json:
-        data = {
-            "topics": [
-                {
-                    "topic": item.topic,
-                    "matched": item.matched,
-                    "blocks": [block.to_dict() for block in item.rules],
-                    "evidence": [evidence.to_dict() for evidence in item.evidence],
-                    "semantic": _semantic_dict(detector, item.semantic),
-                }
-                for item in explanations
-            ],
-            "entities": [entity.to_dict() for entity in entities],
-        }
+        data = explanations_json(detector, explanations, entities)
         click.echo(json.dumps(data, ensure_ascii=False))
-        return
-    for item in explanations:
-        mark = "MATCH   " if item.matched else "no match"
-        click.echo(f"{mark} {item.topic}")
-        blocks = item.rules if any(block.parts_found for block in item.rules) else ()
-        if not blocks:
-            click.echo("    no term of the topic found")
-        for block in blocks:
-            state = block.state.name.lower()
-            if not block.parts_found:
-                click.echo(f"    {block.name}: {state} (none of its terms found)")
-                continue
-            vetoes = block.name.startswith("exclude") and state == "true"
-            click.echo(f"    {block.name}: {state}" + (" (vetoes the match)" if vetoes else ""))
-            for condition in block.conditions:
-                held = condition.state.name.lower()
-                click.echo(f"        {held:<5}  {condition.describe()}")
-        for evidence in item.evidence:
-            click.echo(f"    evidence {evidence.rule}: {evidence.text!r} ({evidence.field})")
-        for line in _semantic_lines(detector, item.semantic):
-            click.echo(f"    {line}")
-    if entities:
-        click.echo("entities: " + ", ".join(f"{e.text} ({e.label})" for e in entities))
-
-
-def _example_text(detector: Detector, topic: str, number: int | None, counter: bool) -> str:
-    found = detector.watchlist.topic(topic)
-    if found is None or number is None:
-        return ""
-    texts = found.counter_example_texts() if counter else found.example_texts()
-    return texts[number - 1] if 0 < number <= len(texts) else ""
-
-
-def _semantic_lines(detector: Detector, score: SemanticScore | None) -> list[str]:
-    """The semantic stage's answer for one topic, as ``watchlist test`` prints it."""
-    if score is None:
-        return []
-    state = "passes" if score.passes else "below the threshold"
-    if score.vetoed:
-        state = "vetoed by a counter-example"
-    elif score.excluded:
-        state = "vetoed by an exclusion"
-    gate = "gate held" if score.gated else "gate did not hold: not a candidate"
-    example = _example_text(detector, score.topic, score.example, counter=False)
-    lines = [
-        f"semantic: {score.similarity:.3f} (threshold {score.threshold:g}, {state}; {gate})",
-        f"    nearest example {score.example}: {_shorten(example)}",
-    ]
-    if score.counter_similarity is not None:
-        counter = _example_text(detector, score.topic, score.counter_example, counter=True)
-        lines.append(
-            f"    nearest counter-example {score.counter_example} "
-            f"({score.counter_similarity:.3f}): {_shorten(counter)}"
-        )
-    return lines
-
-
-def _semantic_dict(detector: Detector, score: SemanticScore | None) -> dict[str, Any] | None:
-    if score is None:
-        return None
-    return {
-        **score.to_dict(),
-        "example_text": _example_text(detector, score.topic, score.example, counter=False),
-        "counter_example_text": _example_text(
-            detector, score.topic, score.counter_example, counter=True
-        ),
-    }
-
-
-def _shorten(text: str, width: int = 100) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    else:
+        click.echo(format_explanations(detector, explanations, entities))
 
 
 _articles_option = click.option(
@@ -438,40 +357,10 @@ def tune_cmd(
     if not changes:
         click.echo("\nnothing to change")
         return
-    _show_or_write(watchlist_path, changes, write)
+    from wirewatch.cli.watchlist_tune import show_or_write
 
-
-def _show_or_write(watchlist_path: Path, changes: dict[str, float], write: bool) -> None:
-    import difflib
-    import os
-    import tempfile
-
-    from monitors.watchlist import parse_watchlist
-    from monitors.watchlist_edit import EditError, set_thresholds
-
-    text = watchlist_path.read_text(encoding="utf-8")
-    try:
-        edited = set_thresholds(text, changes)
-    except EditError as exc:
-        msg = f"{watchlist_path}: {exc}"
-        raise ConfigError(msg) from None
-    parse_watchlist(edited, str(watchlist_path))  # still a valid watchlist, or WatchlistError
-    diff = difflib.unified_diff(
-        text.splitlines(keepends=True),
-        edited.splitlines(keepends=True),
-        f"{watchlist_path}",
-        f"{watchlist_path} (tuned)",
-    )
     click.echo("")
-    click.echo("".join(diff), nl=False)
-    if not write:
-        click.echo("\n(not written: add --write to apply, or apply the diff above)")
-        return
-    handle, temporary = tempfile.mkstemp(dir=watchlist_path.parent, prefix=".tune-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(edited)
-    os.replace(temporary, watchlist_path)
-    click.echo(f"\nwritten: {watchlist_path} (thresholds of {', '.join(sorted(changes))})")
+    show_or_write(watchlist_path, changes, write)
 
 
 def _read_labels(paths: tuple[str, ...]) -> Labels:

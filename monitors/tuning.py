@@ -73,24 +73,46 @@ def propose(evaluation: TopicEval, min_precision: float) -> Proposal | None:
         {row.semantic.score for row in rows if row.semantic is not None and row.semantic.eligible},
         reverse=True,
     )
-    best: tuple[int, int] | None = None  # (recall tp, index into scores)
-    for index, score in enumerate(scores):
-        figures = _combined(rows, score)
-        if figures.precision >= min_precision and (best is None or figures.tp > best[0]):
-            best = (figures.tp, index)
-    if best is None or best[0] <= rules.tp:
+    # Index i stands for the threshold scores[i]: every eligible score >= it passes.
+    feasible = [
+        (figures.tp, index)
+        for index, score in enumerate(scores)
+        if (figures := _combined(rows, score)).precision >= min_precision
+    ]
+    best_tp = max((tp for tp, _ in feasible), default=rules.tp)
+    if best_tp > rules.tp:
+        # The highest threshold with the best recall: the fewest alerts for the same catch.
+        index = min(i for tp, i in feasible if tp == best_tp)
+        proposed = _between(scores, index)
+    elif base.now.precision >= min_precision:
         notes.append(
             f"at precision >= {min_precision} the examples find no labeled positive that the "
-            "rules miss: the threshold is left as it is (label more, or add examples)"
+            "rules miss, and the current threshold keeps the precision: left as it is (label "
+            "more, or add examples)"
         )
         return replace(base, notes=tuple(notes))
-    lowest = scores[best[1]]
-    below = scores[best[1] + 1] if best[1] + 1 < len(scores) else lowest - 0.02
-    proposed = round((lowest + below) / 2, DECIMALS)
-    if proposed > lowest:  # rounding must not lose the lowest score let through
-        proposed = lowest
+    else:
+        # Examples add only false positives here: the lowest threshold that restores the
+        # precision, so that the examples stay as useful as these labels allow.
+        candidates = [i for tp, i in feasible if tp == rules.tp]
+        if candidates:
+            proposed = _between(scores, max(candidates))
+        else:
+            proposed = min(1.0, round(scores[0] + 0.01, DECIMALS))
+        notes.append(
+            f"the examples add no labeled positive and cost precision at {current:g}: the "
+            "proposal raises the threshold until the precision is back"
+        )
     then = _combined(rows, proposed)
     return replace(base, proposed=proposed, then=then, notes=tuple(notes))
+
+
+def _between(scores: list[float], index: int) -> float:
+    """Halfway between ``scores[index]`` (let through) and the next score below (kept out)."""
+    lowest = scores[index]
+    below = scores[index + 1] if index + 1 < len(scores) else lowest - 0.02
+    proposed = round((lowest + below) / 2, DECIMALS)
+    return min(proposed, lowest)  # rounding must not lose the lowest score let through
 
 
 def format_proposals(proposals: list[Proposal], skipped: list[str], min_precision: float) -> str:

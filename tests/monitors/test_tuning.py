@@ -82,14 +82,31 @@ def test_no_proposal_when_the_rules_alone_are_below_the_precision(
     assert "the rules alone have precision 0.500 < 0.9" in proposal.notes[-1]
 
 
-def test_no_proposal_when_examples_add_nothing_at_that_precision(
+def test_examples_that_only_cost_precision_get_a_higher_threshold(
     make_detector: Callable[..., Detector],
 ) -> None:
+    # p1 (0.5) cannot be had without n1 (0.9): at 0.99 the examples only add a false positive.
     rows = [("n1", "x", False, 0.9), ("p1", "x", True, 0.5), ("r1", "a moratorium", True, 0.1)]
     proposal = _proposal(make_detector, rows, 0.99)
+    assert proposal is not None and proposal.proposed == 0.91  # just above the top score
+    assert proposal.then is not None and (proposal.then.tp, proposal.then.fp) == (1, 0)
+    assert "cost precision at 0.5" in proposal.notes[-1]
+    # When the examples do add a positive above the negatives, the threshold keeps it: p1 in, n1 out.
+    rows = [("p1", "x", True, 0.8), ("n1", "x", False, 0.7), ("n2", "x", False, 0.3)]
+    rows += [("r1", "a moratorium", True, 0.1)]
+    proposal = _proposal(make_detector, rows, 0.99, current=0.5)
+    assert proposal is not None and proposal.proposed == 0.75  # p1 kept, n1 out
+    assert proposal.then is not None and (proposal.then.tp, proposal.then.fp) == (2, 0)
+
+
+def test_no_proposal_when_examples_add_nothing_and_precision_holds(
+    make_detector: Callable[..., Detector],
+) -> None:
+    rows = [("n1", "x", False, 0.4), ("p1", "x", True, 0.3), ("r1", "a moratorium", True, 0.1)]
+    proposal = _proposal(make_detector, rows, 0.99, current=0.6)
     assert proposal is not None and proposal.proposed is None and not proposal.changes
     text = format_proposals([proposal], ["other"], 0.99)
-    assert "find no labeled positive that the rules miss" in text
+    assert "find no labeled positive that the rules miss, and the current threshold keeps" in text
     assert "other: no examples, rules only: nothing to tune" in text
 
 

@@ -91,7 +91,7 @@ def test_examples_that_only_cost_precision_get_a_higher_threshold(
     assert proposal is not None and proposal.proposed == 0.91  # just above the top score
     assert proposal.then is not None and (proposal.then.tp, proposal.then.fp) == (1, 0)
     assert "cost precision at 0.5" in proposal.notes[-1]
-    # When the examples do add a positive above the negatives, the threshold keeps it: p1 in, n1 out.
+    # When the examples do add a positive above the negatives, it stays: p1 in, n1 out.
     rows = [("p1", "x", True, 0.8), ("n1", "x", False, 0.7), ("n2", "x", False, 0.3)]
     rows += [("r1", "a moratorium", True, 0.1)]
     proposal = _proposal(make_detector, rows, 0.99, current=0.5)

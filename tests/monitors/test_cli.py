@@ -401,6 +401,14 @@ def test_tune_with_the_real_model_writes_a_threshold_that_holds(
     evaluated = wirewatch("watchlist", "eval", *args, "--json")
     pause = json.loads(evaluated.stdout)["topics"]["pause"]
     assert (pause["precision"], pause["recall"]) == (1.0, 1.0)
+    # The arithmetic agrees with the detector itself: it now alerts on exactly the positives.
+    detected = wirewatch("detect", "--watchlist", str(watchlist), "--jsonl", str(articles))
+    matched = {
+        result["id"]
+        for result in map(json.loads, detected.stdout.splitlines())
+        if result["matches"]
+    }
+    assert matched == {i for i, _, positive in SEMANTIC_ARTICLES if positive}
     explained = wirewatch("watchlist", "test", str(watchlist), "--text", SEMANTIC_ARTICLES[3][1])
     assert "MATCH    pause" in explained.stdout
     assert "semantic: 0." in explained.stdout and "passes; gate held" in explained.stdout

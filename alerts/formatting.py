@@ -309,6 +309,9 @@ def _why_line(alert: Alert) -> str:
         text = escape(neutralise(truncate(clean(item.text), 80)))
         if not text:
             continue
+        if item.rule == "semantic":  # a match by meaning: "similar to example 3 (0.71)"
+            reasons.append(text)
+            continue
         where = f" in {escape(neutralise(clean(item.field)))}" if clean(item.field) else ""
         rule = (
             f" ({escape(neutralise(truncate(clean(item.rule), 60)))})" if clean(item.rule) else ""
@@ -321,7 +324,8 @@ def _why_line(alert: Alert) -> str:
         if len(alert.evidence) > MAX_EVIDENCE
         else ""
     )
-    return "*Why:* matched " + "; ".join(reasons) + more
+    verb = "" if alert.evidence[0].rule == "semantic" else "matched "
+    return f"*Why:* {verb}" + "; ".join(reasons) + more
 
 
 def _context_text(alert: Alert) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from monitors.inflect import phrase_forms
 from monitors.normalize import normalize_text
-from monitors.schema import Block, Term, Topic
+from monitors.schema import Block, Semantic, Term, Topic
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -71,6 +71,23 @@ class CBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class CSemantic:
+    """A topic's semantic stage: its texts, thresholds and the gate (atoms, any of which opens it).
+
+    ``threshold`` is the least cosine similarity to the best example for a match; ``margin`` the
+    window below it that makes a near miss; a counter-example vetoes when its similarity is at
+    least the best example's minus ``counter_margin``.
+    """
+
+    examples: tuple[str, ...]
+    counter_examples: tuple[str, ...]
+    threshold: float
+    margin: float
+    counter_margin: float
+    gate: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledTopic:
     """A topic ready for evaluation."""
 
@@ -83,6 +100,8 @@ class CompiledTopic:
     exclude: tuple[CBlock, ...]
     atoms: frozenset[int]  # every atom of the positive part: no hit among them, no match
     hitless: bool  # some positive block can hold without any hit (entity_types, no terms)
+    partial_near_misses: bool = False  # report rules matched but for one part
+    semantic: CSemantic | None = None  # None: the topic has no examples, rules alone decide
 
     def blocks(self) -> tuple[CBlock, ...]:
         """All blocks of the topic."""
@@ -216,6 +235,7 @@ class _Compiler:
         main = self.block(topic, "")
         rules = tuple(self.block(r, f"rules[{i}].") for i, r in enumerate(topic.rules or ()))
         positive = (main, *rules)
+        atoms = frozenset(atom for block in positive for atom in _block_atoms(block))
         return CompiledTopic(
             id=topic.id,
             fields=tuple(topic.fields or ("title", "summary", "content")),
@@ -224,10 +244,31 @@ class _Compiler:
             main=main,
             rules=rules,
             exclude=tuple(self.block(b, f"exclude[{i}].") for i, b in enumerate(topic.exclusions)),
-            atoms=frozenset(atom for block in positive for atom in _block_atoms(block)),
+            atoms=atoms,
             hitless=any(
                 b.entity_types is not None and b.entity_types.terms is None for b in positive
             ),
+            partial_near_misses=bool(topic.partial_rule_near_misses),
+            semantic=self.semantic(topic, atoms),
+        )
+
+    def semantic(self, topic: Topic, rule_atoms: frozenset[int]) -> CSemantic | None:
+        examples = topic.example_texts()
+        if not examples:
+            return None
+        settings = topic.semantic or Semantic()
+        gate = (
+            frozenset(atom for term in settings.gate for atom in self.term(term).atoms)
+            if settings.gate
+            else rule_atoms  # by default: any term or entity the topic's own rules use
+        )
+        return CSemantic(
+            examples=examples,
+            counter_examples=topic.counter_example_texts(),
+            threshold=settings.threshold,
+            margin=settings.margin,
+            counter_margin=settings.counter_margin,
+            gate=gate,
         )
 
 

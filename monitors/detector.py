@@ -8,7 +8,12 @@ Per batch of articles:
 2. every topic is evaluated over those hits (three-valued: the NER may still be needed);
 3. the statistical NER runs only on the articles where some topic is still undecided, and on the
    articles that matched (to list their entities), and only on the fields the topics use;
-4. undecided topics are decided, and each match gets its evidence, a snippet and a score.
+4. undecided topics are decided;
+5. the semantic stage (topics with ``examples``): articles that some such topic did not match by
+   its rules but whose gate holds are embedded (title and lead, in batches) and compared with the
+   topic's examples and counter-examples; a close enough article matches, one just below the
+   threshold is a near miss;
+6. each match gets its evidence, a snippet and a score.
 """
 
 from __future__ import annotations
@@ -30,17 +35,24 @@ from monitors.evaluate import (
     State,
     TopicOutcome,
     evaluate_topic,
+    excluded,
 )
+from monitors.explain import BlockReport, explain_topic, partial_rule
 from monitors.normalize import MAX_MATCH_CHARS, normalize_text
-from monitors.results import DetectionResult, Entity, Evidence, Match
+from monitors.results import DetectionResult, Entity, Evidence, Match, NearMiss
 from monitors.schema import NAME_LABELS
+from monitors.semantic import SemanticScore, SemanticScorer
 from wirewatch.errors import ModelError
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
+    from monitors.embedding import Embedder
     from monitors.watchlist import Watchlist
+
+#: Per article, the semantic scores of the topics that were scored, by topic id.
+Scores = dict[str, SemanticScore]
 
 #: Longest text kept per field before matching (characters after normalisation).
 FIELD_LIMITS = {"title": 2_000, "summary": 20_000, "content": MAX_MATCH_CHARS}
@@ -53,6 +65,8 @@ SNIPPET_CHARS = 240
 LISTED_LABELS = frozenset(NAME_LABELS)
 MAX_ENTITIES = 30
 EntityMode = Literal["matched", "always", "never"]
+#: The ``rule`` of the evidence of a semantic match (its ``text`` says "similar to example 3").
+SEMANTIC_RULE = "semantic"
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,8 @@ class TopicExplanation:
     matched: bool
     blocks: dict[str, str]
     evidence: tuple[Evidence, ...]
+    rules: tuple[BlockReport, ...] = ()  # each block, condition by condition: found / missing
+    semantic: SemanticScore | None = None  # topics with examples: the score, gate or not
 
 
 class Detector:
@@ -82,6 +98,7 @@ class Detector:
         entities: EntityMode = "matched",
         batch_size: int = 128,
         memory_zone: bool = True,
+        embedder: Embedder | None = None,
     ) -> None:
         self.watchlist = watchlist
         self.version = watchlist.version
@@ -103,6 +120,15 @@ class Detector:
             from spacy.pipeline import Sentencizer
 
             self._sentencizer = Sentencizer()
+        self._scorer: SemanticScorer | None = None
+        if any(topic.semantic is not None for topic in self._compiled.topics):
+            if embedder is None:
+                from monitors.embedding import load_embedder
+
+                embedder = load_embedder()
+            self._scorer = SemanticScorer(self._compiled.topics, embedder)
+        #: Articles embedded by the semantic stage since this detector was built (bench figure).
+        self.semantic_articles = 0
 
     @staticmethod
     def _ner_components(nlp: Language) -> list[Any]:
@@ -138,21 +164,49 @@ class Detector:
         with self._zone():
             for start in range(0, len(articles), self._batch_size):
                 batch = articles[start : start + self._batch_size]
-                for article, ctx, outcomes in zip(batch, *self._run(batch), strict=True):
-                    results.append(self._result(article, ctx, outcomes))
+                for article, ctx, outcomes, scores in zip(batch, *self._run(batch), strict=True):
+                    results.append(self._result(article, ctx, outcomes, scores))
         return results
+
+    def semantic_scores(self, articles: Sequence[ArticleText]) -> list[Scores]:
+        """The semantic score of every article against every topic that has examples.
+
+        Returns one ``dict[topic id, SemanticScore]`` per article, in input order (empty dicts
+        when no topic has examples). Every article is embedded, whether or not a gate holds, so
+        that an evaluation can sweep thresholds; each :class:`SemanticScore` says whether the
+        gate held (``gated``), the best example (``example``, from 1) and its ``similarity``,
+        the closest counter-example and whether it vetoes (``vetoed``), whether the topic's own
+        rules matched (``rule_match``) and whether an ``exclude`` block holds (``excluded``).
+        Detection matches a topic when ``rule_match or score.matches``.
+        """
+        if self._scorer is None:
+            return [{} for _ in articles]
+        out: list[Scores] = []
+        with self._zone():
+            for start in range(0, len(articles), self._batch_size):
+                batch = articles[start : start + self._batch_size]
+                contexts, outcomes = self._rules(batch)
+                vectors = self._scorer.embed(batch)
+                for index, vector in enumerate(vectors):
+                    out.append(self._scores(contexts[index], outcomes[index], vector))
+        return out
 
     def explain(self, article: ArticleText) -> list[TopicExplanation]:
         """Every topic's answer for one article, with each rule's state and the evidence."""
         with self._zone():
-            contexts, outcome_lists = self._run([article], force_ner=True)
+            contexts, outcome_lists, _ = self._run([article], force_ner=True)
             ctx, outcomes = contexts[0], outcome_lists[0]
+            scores: Scores = {}
+            if self._scorer is not None:
+                scores = self._scores(ctx, outcomes, self._scorer.embed([article])[0])
             return [
                 TopicExplanation(
                     topic=topic.id,
-                    matched=outcome.state == State.TRUE,
+                    matched=outcome.state == State.TRUE or scores.get(topic.id, _NONE).matches,
                     blocks={name: state.name.lower() for name, state in outcome.blocks.items()},
                     evidence=self._evidence(ctx, outcome.proofs),
+                    rules=explain_topic(ctx, topic),
+                    semantic=scores.get(topic.id),
                 )
                 for topic, outcome in zip(self._compiled.topics, outcomes, strict=True)
             ]
@@ -168,23 +222,43 @@ class Detector:
 
     def _run(
         self, articles: Sequence[ArticleText], force_ner: bool = False
+    ) -> tuple[list[ArticleContext], list[list[TopicOutcome]], list[Scores]]:
+        contexts, outcomes = self._rules(articles, force_ner)
+        scores = self._semantic_pass(articles, contexts, outcomes)
+        # A short lead through the NER where it only lists the entities of a matched article.
+        enrich = [
+            index
+            for index, topic_outcomes in enumerate(outcomes)
+            if contexts[index].ner is None
+            and (
+                self._entities == "always"
+                or (
+                    self._entities == "matched"
+                    and (
+                        any(o.state == State.TRUE for o in topic_outcomes)
+                        or any(score.matches for score in scores[index].values())
+                    )
+                )
+            )
+        ]
+        if enrich and self._ner_steps:
+            self._ner_pass([(contexts[index], ENRICH_MAX_TOKENS) for index in enrich])
+        return contexts, outcomes, scores
+
+    def _rules(
+        self, articles: Sequence[ArticleText], force_ner: bool = False
     ) -> tuple[list[ArticleContext], list[list[TopicOutcome]]]:
+        """The cheap pass, every topic's rules, and the full NER where a rule still needs it."""
         contexts = self._cheap_pass(articles)
         topics = self._compiled.topics
         outcomes = [[evaluate_topic(ctx, topic) for topic in topics] for ctx in contexts]
-        # Full NER (up to NER_MAX_TOKENS a field) where a rule needs it; a short lead only where
-        # it just lists the entities of a matched article.
-        budgets: dict[int, int | None] = {}
-        for index, topic_outcomes in enumerate(outcomes):
-            if force_ner or any(o.state == State.UNKNOWN for o in topic_outcomes):
-                budgets[index] = None
-            elif self._entities == "always" or (
-                self._entities == "matched" and any(o.state == State.TRUE for o in topic_outcomes)
-            ):
-                budgets[index] = ENRICH_MAX_TOKENS
-        wanted = list(budgets)
+        wanted = [
+            index
+            for index, topic_outcomes in enumerate(outcomes)
+            if force_ner or any(o.state == State.UNKNOWN for o in topic_outcomes)
+        ]
         if wanted and self._ner_steps:
-            self._ner_pass([(contexts[index], budgets[index]) for index in wanted])
+            self._ner_pass([(contexts[index], None) for index in wanted])
             for index in wanted:
                 outcomes[index] = [
                     evaluate_topic(contexts[index], topic)
@@ -193,6 +267,65 @@ class Detector:
                     for topic, outcome in zip(topics, outcomes[index], strict=True)
                 ]
         return contexts, outcomes
+
+    # --- the semantic stage ---
+
+    def _gate_holds(self, ctx: ArticleContext, topic: CompiledTopic) -> bool:
+        assert topic.semantic is not None
+        return any(
+            hit.field in topic.fields
+            for atom in topic.semantic.gate
+            for hit in ctx.hits.get(atom, ())
+        )
+
+    def _semantic_pass(
+        self,
+        articles: Sequence[ArticleText],
+        contexts: list[ArticleContext],
+        outcomes: list[list[TopicOutcome]],
+    ) -> list[Scores]:
+        """Embed only the articles that some topic did not match by rules but whose gate holds."""
+        scores: list[Scores] = [{} for _ in articles]
+        if self._scorer is None:
+            return scores
+        candidates = [
+            index
+            for index, ctx in enumerate(contexts)
+            if any(
+                topic.semantic is not None
+                and outcome.state != State.TRUE
+                and self._gate_holds(ctx, topic)
+                for topic, outcome in zip(self._compiled.topics, outcomes[index], strict=True)
+            )
+        ]
+        if not candidates:
+            return scores
+        self.semantic_articles += len(candidates)
+        vectors = self._scorer.embed([articles[index] for index in candidates])
+        for index, vector in zip(candidates, vectors, strict=True):
+            scores[index] = {
+                topic_id: score
+                for topic_id, score in self._scores(
+                    contexts[index], outcomes[index], vector
+                ).items()
+                if score.gated and not score.rule_match
+            }
+        return scores
+
+    def _scores(self, ctx: ArticleContext, outcomes: list[TopicOutcome], vector: Any) -> Scores:
+        assert self._scorer is not None
+        scores: Scores = {}
+        for topic, outcome in zip(self._compiled.topics, outcomes, strict=True):
+            if topic.semantic is None:
+                continue
+            scores[topic.id] = self._scorer.score(
+                topic.id,
+                vector,
+                gated=self._gate_holds(ctx, topic),
+                rule_match=outcome.state == State.TRUE,
+                excluded=excluded(ctx, topic) == State.TRUE,
+            )
+        return scores
 
     def _cheap_pass(self, articles: Sequence[ArticleText]) -> list[ArticleContext]:
         contexts = [ArticleContext(fields={}, hits={}, watched=[]) for _ in articles]
@@ -276,16 +409,55 @@ class Detector:
     # --- results ---
 
     def _result(
-        self, article: ArticleText, ctx: ArticleContext, outcomes: list[TopicOutcome]
+        self,
+        article: ArticleText,
+        ctx: ArticleContext,
+        outcomes: list[TopicOutcome],
+        scores: Scores,
     ) -> DetectionResult:
         matches: list[Match] = []
+        near_misses: list[NearMiss] = []
         for topic, outcome in zip(self._compiled.topics, outcomes, strict=True):
-            if outcome.state != State.TRUE:
-                continue
-            match = self._match(topic, ctx, outcome.proofs)
-            if match.score >= topic.min_score:
-                matches.append(match)
-        return DetectionResult(article.id, tuple(matches), self._entities_of(ctx))
+            score = scores.get(topic.id)
+            if outcome.state == State.TRUE:
+                match = self._match(topic, ctx, outcome.proofs)
+                if match.score >= topic.min_score:
+                    matches.append(match)
+            elif score is not None and score.matches:
+                matches.append(self._semantic_match(ctx, score))
+            elif score is not None and score.near_miss:
+                detail = (
+                    f"similar to example {score.example} "
+                    f"({score.similarity:.2f}, threshold {score.threshold:.2f})"
+                )
+                near_misses.append(
+                    NearMiss(
+                        topic.id,
+                        "semantic",
+                        detail,
+                        round(score.similarity, 4),
+                        score.threshold,
+                    )
+                )
+            elif outcome.state == State.FALSE and topic.partial_near_misses:
+                detail = partial_rule(ctx, topic, outcome.blocks)
+                if detail:
+                    near_misses.append(NearMiss(topic.id, "partial_rule", detail))
+        return DetectionResult(
+            article.id, tuple(matches), self._entities_of(ctx), tuple(near_misses)
+        )
+
+    def _semantic_match(self, ctx: ArticleContext, score: SemanticScore) -> Match:
+        """A match by meaning: its one evidence item says which example and how close."""
+        lead = next((ctx.fields[n].text for n in ("summary", "content") if n in ctx.fields), "")
+        title = ctx.fields["title"].text if "title" in ctx.fields else ""
+        return Match(
+            topic=score.topic,
+            evidence=(Evidence(score.why(), "", 0, 0, SEMANTIC_RULE),),
+            snippet=make_snippet(lead, 0, 0) if lead else make_snippet(title, 0, 0),
+            watchlist_version=self.version,
+            score=round(score.similarity, 3),
+        )
 
     def _evidence(self, ctx: ArticleContext, proofs: list[Proof]) -> tuple[Evidence, ...]:
         unique = dict.fromkeys(proofs)
@@ -346,6 +518,9 @@ class Detector:
                 continue
             listed.setdefault((text.lower(), span.label), Entity(text, span.label))
         return tuple(listed.values())[:MAX_ENTITIES]
+
+
+_NONE = SemanticScore("", 0.0, 0, None, None, False, False, 1.0, 0.0)
 
 
 def make_snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:

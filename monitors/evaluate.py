@@ -305,3 +305,11 @@ def evaluate_topic(ctx: ArticleContext, topic: CompiledTopic) -> TopicOutcome:
     elif veto == State.UNKNOWN and state != State.FALSE:
         state = State.UNKNOWN
     return TopicOutcome(state, proofs, blocks)  # proofs of what held, even without a match
+
+
+def excluded(ctx: ArticleContext, topic: CompiledTopic) -> State:
+    """Whether one of the topic's ``exclude`` blocks holds (three-valued)."""
+    veto = State.FALSE
+    for exclusion in topic.exclude:
+        veto = max(veto, evaluate_block(ctx, exclusion, topic.fields)[0])
+    return veto

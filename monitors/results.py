@@ -84,7 +84,7 @@ class NearMiss:
 
 @dataclass(frozen=True, slots=True)
 class DetectionResult:
-    """Detection's answer for one article: its matches (maybe none) and its entities."""
+    """Detection's answer for one article: its matches (maybe none), its entities, near misses."""
 
     article_id: str
     matches: tuple[Match, ...]

@@ -269,8 +269,57 @@ class AlertSettings(_Strict):
         return value
 
 
+def _example_text(value: Any) -> Any:
+    if isinstance(value, str) and not normalize_text(value):
+        msg = "an example must not be empty"
+        raise ValueError(msg)
+    return value
+
+
+ExampleText = Annotated[str, BeforeValidator(_example_text), Field(max_length=2_000)]
+
+
+class ExampleFile(_Strict):
+    """Examples kept in a JSON-lines file beside the watchlist, one ``{"text": ...}`` a line."""
+
+    file: str
+
+    @field_validator("file")
+    @classmethod
+    def _jsonl(cls, value: str) -> str:
+        if not value.endswith(".jsonl"):
+            msg = 'must name a JSON-lines file (name.jsonl, one {"text": ...} a line)'
+            raise ValueError(msg)
+        return value
+
+
+def _example_kind(value: Any) -> str:
+    return "example-file" if isinstance(value, dict | ExampleFile) else "example-texts"
+
+
+#: Inline texts, or a file; after loading (monitors.watchlist) always the texts.
+Examples = Annotated[
+    Annotated[Annotated[tuple[ExampleText, ...], Field(min_length=1)], Tag("example-texts")]
+    | Annotated[ExampleFile, Tag("example-file")],
+    Discriminator(_example_kind),
+]
+
+
+class Semantic(_Strict):
+    """How a topic's examples are used: threshold, near-miss margin, counter margin and gate."""
+
+    threshold: float = Field(default=0.6, ge=0, le=1)
+    margin: float = Field(default=0.05, ge=0, le=1)
+    counter_margin: float = Field(default=0.0, ge=0, le=1)
+    gate: Terms | None = None
+
+
 class Topic(Block):
-    """A watched topic: conditions (all must hold), alternatives, exclusions, alert settings."""
+    """A watched topic: conditions (all must hold), alternatives, exclusions, alert settings.
+
+    ``examples`` and ``counter_examples`` add a second way to match: by similarity of meaning
+    (``semantic`` says how); a topic without examples matches by its rules alone.
+    """
 
     id: Id
     name: str = ""
@@ -278,8 +327,15 @@ class Topic(Block):
     fields: Annotated[tuple[FieldName, ...], Field(min_length=1)] | None = None
     title_weight: float | None = Field(default=None, ge=0, le=100)
     min_score: float = Field(default=0, ge=0)
+    partial_rule_near_misses: bool | None = Field(
+        default=None,
+        description="Report articles that match a rule but for one part as near misses.",
+    )
     rules: Annotated[tuple[Block, ...], Field(min_length=1)] | None = None
     exclude: Annotated[tuple[ExcludeItem, ...], Field(min_length=1)] | None = None
+    examples: Examples | None = None
+    counter_examples: Examples | None = None
+    semantic: Semantic | None = None
     alert: AlertSettings = AlertSettings()
 
     @model_validator(mode="after")
@@ -287,7 +343,20 @@ class Topic(Block):
         if not self.has_conditions() and not self.rules:
             msg = f"needs at least one condition ({', '.join(CONDITIONS)}) or rules"
             raise ValueError(msg)
+        if self.examples is None:
+            given = [k for k in ("counter_examples", "semantic") if getattr(self, k) is not None]
+            if given:
+                msg = f"{' and '.join(given)} need examples"
+                raise ValueError(msg)
         return self
+
+    def example_texts(self) -> tuple[str, ...]:
+        """The examples (empty when none; files are read when the watchlist is loaded)."""
+        return self.examples if isinstance(self.examples, tuple) else ()
+
+    def counter_example_texts(self) -> tuple[str, ...]:
+        """The counter-examples (empty when none)."""
+        return self.counter_examples if isinstance(self.counter_examples, tuple) else ()
 
     @property
     def exclusions(self) -> tuple[Block, ...]:
@@ -322,6 +391,7 @@ class Defaults(_Strict):
 
     fields: Annotated[tuple[FieldName, ...], Field(min_length=1)] = ("title", "summary", "content")
     title_weight: float = Field(default=2.0, ge=0, le=100)
+    partial_rule_near_misses: bool = False
     alert: AlertSettings = AlertSettings()
 
 
@@ -343,6 +413,8 @@ def schema_keys() -> frozenset[str]:
         EntityTypes,
         Block,
         AlertSettings,
+        ExampleFile,
+        Semantic,
         Topic,
         WatchedEntity,
         Defaults,

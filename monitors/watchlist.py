@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from monitors.schema import (
     AlertSettings,
     Block,
     Defaults,
+    ExampleFile,
     Term,
     Topic,
     WatchedEntity,
@@ -33,7 +35,8 @@ from wirewatch.errors import ConfigError
 Loc = tuple[str | int, ...]
 _MAX_NODES = 100_000
 _MAX_BYTES = 2_000_000
-_UNION_TAGS = frozenset({"term", "block"})
+_UNION_TAGS = frozenset({"term", "block", "example-texts", "example-file"})
+_MAX_EXAMPLES = 10_000
 
 
 class WatchlistError(ConfigError):
@@ -81,7 +84,10 @@ def load_watchlist(path: Path) -> Watchlist:
 
 
 def parse_watchlist(text: str, source: str = "<string>") -> Watchlist:
-    """Validate watchlist YAML text; raise :class:`WatchlistError` with every problem."""
+    """Validate watchlist YAML text; raise :class:`WatchlistError` with every problem.
+
+    Example files (``examples: {file: name.jsonl}``) are read from the folder of ``source``.
+    """
     if len(text.encode("utf-8", "surrogatepass")) > _MAX_BYTES:
         raise WatchlistError([f"{source}: too large (more than {_MAX_BYTES} bytes)"])
     root, data = _compose(text, source)
@@ -99,7 +105,8 @@ def parse_watchlist(text: str, source: str = "<string>") -> Watchlist:
     errors += [_format(root, source, loc, msg) for loc, msg in _document_problems(document)]
     if errors:
         raise WatchlistError(errors)
-    return _resolve(document, text, source)
+    document, files_text = _read_example_files(document, root, source)
+    return _resolve(document, text + files_text, source)
 
 
 # --- YAML --------------------------------------------------------------------------------------
@@ -253,6 +260,8 @@ def _message(error: Any) -> str:
         return f"must be one of {ctx.get('expected', '')}"
     if kind == "timezone_aware":
         return "must include a time zone (for example 2026-12-01T09:00:00Z)"
+    if kind == "tuple_type" and "example-texts" in loc:
+        return "must be a list of texts or {file: name.jsonl}"
     if kind == "union_tag_invalid":
         return "must be a term or a condition block"
     message = str(error["msg"])
@@ -327,6 +336,11 @@ def _document_problems(document: WatchlistDocument) -> Iterator[tuple[Loc, str]]
             for term, term_loc in iter_terms(block, block_loc):
                 if term.entity is not None and term.entity not in known:
                     yield (*term_loc, "entity"), _unknown_entity(term.entity, known)
+        gate = topic.semantic.gate if topic.semantic is not None else None
+        for position, term in enumerate(gate or ()):
+            if term.entity is not None and term.entity not in known:
+                where_gate: Loc = (*loc, "semantic", "gate", position, "entity")
+                yield where_gate, _unknown_entity(term.entity, known)
         alert = _merged_alert(document.defaults.alert, topic.alert)
         if alert.mention is not None:
             allowed = alert.priority == "high" or (
@@ -360,6 +374,70 @@ def _merged_alert(defaults: AlertSettings, own: AlertSettings) -> AlertSettings:
     return AlertSettings.model_validate(merged)
 
 
+def _read_example_files(
+    document: WatchlistDocument, root: yaml.Node | None, source: str
+) -> tuple[WatchlistDocument, str]:
+    """Replace every ``{file: ...}`` of examples by its texts; also return what the files held
+    (it is part of the watchlist version: new examples are a new version)."""
+    errors: list[str] = []
+    read: list[str] = []
+    topics = list(document.topics)
+    for index, topic in enumerate(topics):
+        update: dict[str, tuple[str, ...]] = {}
+        for key in ("examples", "counter_examples"):
+            value = getattr(topic, key)
+            if not isinstance(value, ExampleFile):
+                continue
+            loc: Loc = ("topics", index, key, "file")
+            try:
+                texts, content = _example_file(value.file, source)
+            except ValueError as exc:
+                errors.append(_format(root, source, loc, str(exc)))
+                continue
+            update[key] = texts
+            read.append(f"\n# {key} of {topic.id} from {value.file}\n{content}")
+        if update:
+            topics[index] = topic.model_copy(update=update)
+    if errors:
+        raise WatchlistError(errors)
+    return document.model_copy(update={"topics": tuple(topics)}), "".join(read)
+
+
+def _example_file(name: str, source: str) -> tuple[tuple[str, ...], str]:
+    """The texts of an examples file named relative to the watchlist ``source``."""
+    if Path(name).is_absolute():
+        msg = f"{name}: give a path relative to the watchlist's folder"
+        raise ValueError(msg)
+    path = Path(source).parent / name
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        msg = f"cannot read {path}: {reason}"
+        raise ValueError(msg) from None
+    texts: list[str] = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            msg = f"{name}:{number}: invalid JSON: {exc}"
+            raise ValueError(msg) from None
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            msg = f'{name}:{number}: expected {{"text": "..."}} with a non-empty text'
+            raise ValueError(msg)
+        texts.append(text)
+    if not texts:
+        msg = f"{name}: holds no examples"
+        raise ValueError(msg)
+    if len(texts) > _MAX_EXAMPLES:
+        msg = f"{name}: more than {_MAX_EXAMPLES} examples"
+        raise ValueError(msg)
+    return tuple(texts), content
+
+
 def _resolve(document: WatchlistDocument, text: str, source: str) -> Watchlist:
     defaults = document.defaults
     topics = tuple(
@@ -369,6 +447,11 @@ def _resolve(document: WatchlistDocument, text: str, source: str) -> Watchlist:
                 "fields": topic.fields or defaults.fields,
                 "title_weight": (
                     topic.title_weight if topic.title_weight is not None else defaults.title_weight
+                ),
+                "partial_rule_near_misses": (
+                    topic.partial_rule_near_misses
+                    if topic.partial_rule_near_misses is not None
+                    else defaults.partial_rule_near_misses
                 ),
                 "alert": _merged_alert(defaults.alert, topic.alert),
             }

@@ -21,14 +21,20 @@ from dataclasses import dataclass
 from typing import Any
 
 _process_nlp: Any = None
+_process_embedder: Any = None
 _process_detectors: dict[str, Any] = {}
 
 
-def _init_process(model_name: str) -> None:
-    global _process_nlp
+def _init_process(model_name: str, embedding_model: str | None = None) -> None:
+    """Load spaCy and, when named, the sentence-embedding model: once per process."""
+    global _process_nlp, _process_embedder
     from monitors.nlp import load_pipeline
 
     _process_nlp = load_pipeline(model_name)
+    if embedding_model is not None:
+        from monitors.embedding import load_embedder
+
+        _process_embedder = load_embedder(embedding_model)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -48,14 +54,16 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _start_process(init_fn: Callable[[str], None], model_name: str, parent_pid: int) -> None:
+def _start_process(
+    init_fn: Callable[..., None], init_args: tuple[Any, ...], parent_pid: int
+) -> None:
     import signal
 
     # Ctrl-C in a terminal reaches the whole process group: the worker handles it and shuts its
     # pool down; a pool process must not die of it mid-batch with a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
-    init_fn(model_name)
+    init_fn(*init_args)
 
 
 def _ping() -> bool:
@@ -74,7 +82,11 @@ def _detect_in_process(
     detector = _process_detectors.get(key)
     if detector is None:
         _process_detectors.clear()  # only the active version is worth keeping
-        detector = Detector(parse_watchlist(watchlist_yaml, watchlist_source), _process_nlp)
+        detector = Detector(
+            parse_watchlist(watchlist_yaml, watchlist_source),
+            _process_nlp,
+            embedder=_process_embedder,
+        )
         _process_detectors[key] = detector
     texts = [ArticleText(**article) for article in articles]
     try:
@@ -107,11 +119,17 @@ class DetectionPool:
         processes: int,
         timeout_s: float,
         detect_fn: Callable[..., list[dict[str, Any]]] | None = None,
-        init_fn: Callable[[str], None] | None = None,
+        init_fn: Callable[..., None] | None = None,
+        embedding_model: str | None = None,
     ) -> None:
         # detect_fn and init_fn must be importable module-level functions (spawned processes
         # import them by name); tests substitute them to exercise the deadline logic.
+        # embedding_model: loaded in every process at start (None: only if a watchlist with
+        # examples needs it, then on first use).
         self._model_name = model_name
+        self._init_args: tuple[Any, ...] = (
+            (model_name,) if embedding_model is None else (model_name, embedding_model)
+        )
         self._processes = processes
         self._timeout_s = timeout_s
         self._detect_fn = detect_fn or _detect_in_process
@@ -123,7 +141,7 @@ class DetectionPool:
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_process,
-            initargs=(self._init_fn, self._model_name, os.getpid()),
+            initargs=(self._init_fn, self._init_args, os.getpid()),
         )
 
     def _replace_pool(self) -> None:

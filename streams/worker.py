@@ -9,6 +9,7 @@ from wirewatch.settings import Settings
 
 def build_runtime(settings: Settings, bootstrap: str) -> Any:
     """Validate the watchlist and the model, create topics, and build the shared runtime."""
+    from monitors.embedding import load_embedder
     from monitors.nlp import load_pipeline
     from streams.alerting import make_alerting
     from streams.detection_pool import DetectionPool
@@ -21,8 +22,12 @@ def build_runtime(settings: Settings, bootstrap: str) -> Any:
     # Load the model here first: a missing or corrupt model raises ModelError with its reason,
     # which a pool process could only report as a dead process.
     load_pipeline(settings.spacy_model)
+    load_embedder(settings.embedding_model)  # the same for the semantic stage's model
     pool = DetectionPool(
-        settings.spacy_model, settings.detect_processes, settings.detect_timeout_seconds
+        settings.spacy_model,
+        settings.detect_processes,
+        settings.detect_timeout_seconds,
+        embedding_model=settings.embedding_model,
     )
     pool.warm_up_sync()
     names = topic_names(settings)

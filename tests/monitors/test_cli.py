@@ -158,6 +158,44 @@ def test_watchlist_test_explains(wirewatch: Run) -> None:
     assert "exclude[0]: true" in done.stdout
 
 
+def test_watchlist_test_says_what_was_found_and_what_is_missing(wirewatch: Run) -> None:
+    done = wirewatch(
+        "watchlist",
+        "test",
+        str(SAMPLE),
+        "--text",
+        "Experts want a halt. Artificial intelligence grows.",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    at = lines.index("no match ai-moratorium")
+    assert lines[at + 1 : at + 6] == [
+        "    rules[0]: false",
+        '        false  rules[0].same_sentence: found "halt" (title), '
+        '"Artificial intelligence" (title), but not in one sentence',
+        "    rules[1]: false (none of its terms found)",
+        "    exclude[0]: false",
+        '        false  exclude[0].near: found "halt" (title); '
+        "missing one of [ads, advertising, advertisers] within 6 words",
+    ]
+
+
+def test_watchlist_test_json(wirewatch: Run) -> None:
+    done = wirewatch(
+        "watchlist", "test", str(SAMPLE), "--json", "--text", "Advertisers pause Twitter ads"
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    moratorium = next(t for t in data["topics"] if t["topic"] == "ai-moratorium")
+    assert moratorium["matched"] is False
+    veto = next(b for b in moratorium["blocks"] if b["block"] == "exclude[0]")
+    assert veto["state"] == "true"
+    assert [p["found"] for p in veto["conditions"][0]["parts"]] == [
+        [{"text": "pause", "field": "title"}],
+        [{"text": "Advertisers", "field": "title"}, {"text": "ads", "field": "title"}],
+    ]
+
+
 @pytest.fixture
 def labeled(tmp_path: Path) -> tuple[Path, Path]:
     articles = tmp_path / "articles.jsonl"
@@ -191,7 +229,8 @@ def test_eval_prints_figures_and_misses(wirewatch: Run, labeled: tuple[Path, Pat
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "china-llm         1    1    1      0.500   0.500  0.500" in out
+    assert "china-llm      rules        1    1    1      0.500   0.500  0.500" in out
+    assert "(no examples: rules only)" in out
     assert "false positives of china-llm (1):\n  fp  Alibaba's Tongyi Qianwen" in out
     assert "false negatives of china-llm (1):\n  fn  Chinese firm SenseTime" in out
     assert "labels name topics the watchlist does not have: unknown-topic (1)" in out
@@ -215,3 +254,162 @@ def test_eval_json(wirewatch: Run, labeled: tuple[Path, Path]) -> None:
     assert (figures["tp"], figures["fp"], figures["fn"]) == (1, 1, 1)
     assert figures["false_positives"] == ["fp"] and figures["false_negatives"] == ["fn"]
     assert json.loads(done.stdout)["topics"]["ai-moratorium"]["precision"] == 1.0
+
+
+def test_eval_reads_judgments_and_draws_a_plot(
+    wirewatch: Run, labeled: tuple[Path, Path], tmp_path: Path
+) -> None:
+    articles, labels = labeled
+    feedback = tmp_path / "feedback.jsonl"
+    # A judgment on one topic only: "fp" no longer counts against china-llm's other figures.
+    feedback.write_text('{"id": "fp", "judgments": {"china-llm": true}}\n')
+    plot = tmp_path / "out.png"
+    done = wirewatch(
+        "watchlist", "eval", "--watchlist", str(SAMPLE), "--articles", str(articles),
+        "--labels", str(labels), "--labels", str(feedback), "--plot", str(plot),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "china-llm      rules        2    0    1      1.000   0.667  0.800" in done.stdout
+    assert (
+        "1 label contradicts an earlier line (the later line counts): fp china-llm" in done.stdout
+    )
+    assert plot.read_bytes()[:4] == b"\x89PNG" and f"plot written to {plot}" in done.stderr
+
+
+def test_eval_refuses_a_bad_label_line_and_a_bad_sweep(
+    wirewatch: Run, labeled: tuple[Path, Path], tmp_path: Path
+) -> None:
+    articles, _ = labeled
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "judgments": {"china-llm": "yes"}}\n')
+    args = ["watchlist", "eval", "--watchlist", str(SAMPLE), "--articles", str(articles)]
+    done = wirewatch(*args, "--labels", str(bad))
+    assert done.returncode == 2
+    assert f"{bad}:1: invalid label line: 'judgments' must map topic ids to true" in done.stderr
+    done = wirewatch(*args, "--labels", str(bad), "--sweep", "0.8:0.3:0.1")
+    assert done.returncode == 2 and "needs FROM <= TO" in done.stderr
+
+
+def test_tune_without_examples_has_nothing_to_change(
+    wirewatch: Run, labeled: tuple[Path, Path]
+) -> None:
+    articles, labels = labeled
+    before = SAMPLE.read_text()
+    done = wirewatch(
+        "watchlist", "tune", "--watchlist", str(SAMPLE), "--articles", str(articles),
+        "--labels", str(labels), "--min-precision", "0.9", "--write",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "china-llm: no examples, rules only: nothing to tune" in done.stdout
+    assert done.stdout.rstrip().endswith("nothing to change")
+    assert SAMPLE.read_text() == before
+
+
+# --- the semantic stage for real: eval, tune and test on a tiny labeled set with examples --------
+
+SEMANTIC_WATCHLIST = """\
+# a topic whose rules know only "pause"/"moratorium" next to "AI"
+topics:
+  - id: pause
+    rules:
+      - near: {terms: [[pause, moratorium], [{text: AI, case_sensitive: true}]], within: 5}
+    examples:
+      - Tech leaders call for a six-month pause on training giant AI systems
+      - An open letter urges labs to halt advanced artificial intelligence experiments
+      - Researchers demand a moratorium on developing AI more powerful than GPT-4
+    semantic:
+      threshold: 0.90   # too strict on purpose
+      gate: [artificial intelligence, AI, slowdown, letter, labs]
+"""
+SEMANTIC_ARTICLES = [
+    ("r1", "Experts back an AI pause", True),
+    ("r2", "A moratorium on AI gains support in Brussels", True),
+    ("p1", "Scientists sign letter to stop building more powerful artificial intelligence", True),
+    ("p2", "Leaders urge a slowdown in the race to build advanced artificial intelligence", True),
+    ("p3", "Open letter asks AI labs to halt work on systems beyond GPT-4", True),
+    ("n1", "Musk warns that artificial intelligence is a danger to civilisation", False),
+    ("n2", "AI labs release a new coding assistant", False),
+    ("n3", "Local bakery wins prize for its sourdough bread", False),
+    ("n4", "Streaming service pauses price rise after letter from regulators", False),
+    ("n5", "New artificial intelligence model tops benchmark for translation", False),
+]
+
+
+@pytest.fixture
+def semantic_set(tmp_path: Path) -> tuple[Path, Path, Path]:
+    watchlist = tmp_path / "w.yaml"
+    watchlist.write_text(SEMANTIC_WATCHLIST)
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(
+        "".join(json.dumps({"id": i, "title": t}) + "\n" for i, t, _ in SEMANTIC_ARTICLES)
+    )
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        "".join(
+            json.dumps({"id": i, "judgments": {"pause": positive}}) + "\n"
+            for i, _, positive in SEMANTIC_ARTICLES
+        )
+    )
+    return watchlist, articles, labels
+
+
+@pytest.mark.model
+def test_eval_with_the_real_model_shows_what_the_examples_add(
+    wirewatch: Run, semantic_set: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    watchlist, articles, labels = semantic_set
+    plot = tmp_path / "sweep.png"
+    done = wirewatch(
+        "watchlist", "eval", "--watchlist", str(watchlist), "--articles", str(articles),
+        "--labels", str(labels), "--json", "--plot", str(plot),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pause = json.loads(done.stdout)["topics"]["pause"]
+    assert pause["threshold"] == 0.9 and pause["has_examples"] is True
+    rules, combined = pause["modes"]["rules"], pause["modes"]["combined"]
+    assert (rules["tp"], rules["fp"], rules["fn"]) == (2, 0, 3)
+    assert (combined["tp"], combined["fp"]) == (2, 0)  # nothing reaches 0.90
+    # Somewhere in the sweep the examples catch every paraphrase without a false positive.
+    assert any(
+        p["combined"]["recall"] == 1.0 and p["combined"]["precision"] == 1.0 for p in pause["sweep"]
+    )
+    # The lowest thresholds let the AI-risk warning through: the trade-off is visible.
+    assert pause["sweep"][0]["combined"]["fp"] >= 1
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.model
+def test_tune_with_the_real_model_writes_a_threshold_that_holds(
+    wirewatch: Run, semantic_set: tuple[Path, Path, Path]
+) -> None:
+    watchlist, articles, labels = semantic_set
+    args = ["--watchlist", str(watchlist), "--articles", str(articles), "--labels", str(labels)]
+    done = wirewatch("watchlist", "tune", *args, "--min-precision", "1.0")
+    assert done.returncode == 0, done.stderr
+    assert "(not written: add --write to apply" in done.stdout
+    assert watchlist.read_text() == SEMANTIC_WATCHLIST  # a dry run by default
+    done = wirewatch("watchlist", "tune", *args, "--min-precision", "1.0", "--write")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("pause "))
+    current, proposed = row.split()[3:5], row.split()[6:9]
+    assert current[0] == "0.900" and proposed[1:] == ["1.000", "1.000"]
+    written = watchlist.read_text()
+    # Only the number changed: comments and layout stay.
+    assert written.replace(f"threshold: {float(proposed[0]):g}", "threshold: 0.90") == (
+        SEMANTIC_WATCHLIST
+    )
+    evaluated = wirewatch("watchlist", "eval", *args, "--json")
+    pause = json.loads(evaluated.stdout)["topics"]["pause"]
+    assert (pause["precision"], pause["recall"]) == (1.0, 1.0)
+    # The arithmetic agrees with the detector itself: it now alerts on exactly the positives.
+    detected = wirewatch("detect", "--watchlist", str(watchlist), "--jsonl", str(articles))
+    matched = {
+        result["id"]
+        for result in map(json.loads, detected.stdout.splitlines())
+        if result["matches"]
+    }
+    assert matched == {i for i, _, positive in SEMANTIC_ARTICLES if positive}
+    explained = wirewatch("watchlist", "test", str(watchlist), "--text", SEMANTIC_ARTICLES[3][1])
+    assert "MATCH    pause" in explained.stdout
+    assert "semantic: 0." in explained.stdout and "passes; gate held" in explained.stdout
+    assert "nearest example " in explained.stdout

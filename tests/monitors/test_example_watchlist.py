@@ -24,7 +24,7 @@ TOPICS = {"ai-moratorium", "twitter-ai", "china-llm"}
 # small margin: a drop below these means a change to the watchlist or the detection core lost
 # alerts or added false ones. Raise them when the watchlist gets better.
 FLOORS = {
-    "ai-moratorium": {"precision": 0.95, "recall": 0.95},
+    "ai-moratorium": {"precision": 0.95, "recall": 0.97},
     "twitter-ai": {"precision": 0.95, "recall": 0.97},
     "china-llm": {"precision": 0.95, "recall": 0.97},
 }
@@ -69,7 +69,8 @@ def _article(row: dict[str, Any]) -> ArticleText:
 
 @pytest.fixture(scope="module")
 def detector(blank_nlp: Any) -> Detector:
-    """The example watchlist compiled once (it has no entity_types rules: no NER needed)."""
+    """The example watchlist compiled once (it has no entity_types rules: no NER needed; its
+    examples load the sentence-embedding model)."""
     return Detector(load_watchlist(EXAMPLE), blank_nlp, entities="never")
 
 
@@ -101,6 +102,7 @@ def test_every_article_of_the_devset_is_labelled(
     assert all(topics <= TOPICS for topics in labels.values())
 
 
+@pytest.mark.model
 def test_seed_article_is_about_the_moratorium_and_twitter_ai(
     detector: Detector, corpus_dir: Path
 ) -> None:
@@ -115,6 +117,7 @@ def test_seed_article_is_about_the_moratorium_and_twitter_ai(
         assert match.snippet
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("article_id", HARD_NEGATIVES)
 def test_hard_negative_matches_no_topic(
     detector: Detector,
@@ -127,6 +130,7 @@ def test_hard_negative_matches_no_topic(
     assert detector.detect(article).matches == ()
 
 
+@pytest.mark.model
 def test_devset_precision_and_recall_stay_above_the_floors(
     detector: Detector, devset: tuple[list[ArticleText], dict[str, set[str]]]
 ) -> None:
@@ -144,6 +148,55 @@ def test_devset_precision_and_recall_stay_above_the_floors(
     assert not below, below
     # Every topic has positives to find in the set (the figures are not vacuous 1.0s).
     assert all(score.tp + score.fn >= 30 for score in scores.values())
+
+
+# Phrasings the rules alone missed (issue 10) and texts the topic definitions exclude, written for
+# this test (not taken from any labelled batch): (text, summary, expected topics).
+PHRASINGS = [
+    (
+        "Tech leaders urge a slowdown in the race to build powerful artificial intelligence",
+        "",
+        {"ai-moratorium"},
+    ),
+    ("Musk launches an effort to fight woke AI", "", {"twitter-ai"}),
+    ("Chinese company unveils its ChatGPT challenger", "", {"china-llm"}),
+    # Musk signing the pause letter is the moratorium story, not Musk building AI.
+    (
+        "Elon Musk and Steve Wozniak among signatories of letter urging pause on giant AI "
+        "experiments",
+        "The letter asks labs to halt training of systems more powerful than GPT-4.",
+        {"ai-moratorium"},
+    ),
+    (
+        "Groq chips promise faster AI inference than GPUs",
+        "The chip startup Groq raised new funding for its language-processing units.",
+        set(),
+    ),
+    (
+        "How to write Grok patterns for Logstash",
+        "Grok filters parse unstructured log data into fields.",
+        set(),
+    ),
+    (
+        "Voice-clone scam uses fake Elon Musk to sell crypto",
+        "Scammers built a chatbot that imitates Musk's voice on livestreams.",
+        set(),
+    ),
+    (
+        "Hinton warns AI could wipe out humanity",
+        "The AI pioneer said governments must take the risk seriously.",
+        set(),
+    ),
+]
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(("title", "summary", "expected"), PHRASINGS)
+def test_new_phrasings_match_and_look_alikes_do_not(
+    detector: Detector, title: str, summary: str, expected: set[str]
+) -> None:
+    result = detector.detect(ArticleText(id="p", title=title, summary=summary))
+    assert set(result.topics()) == expected
 
 
 def test_near_survives_two_hits_of_one_group_on_the_same_words(blank_nlp: Any) -> None:

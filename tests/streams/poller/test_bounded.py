@@ -16,7 +16,7 @@ import httpcore
 from streams.poller.fetcher import Fetcher, FetchOptions
 from streams.poller.guard import AddressGuard, AddressPolicy
 
-FEEDS = int(__import__("os").environ.get("BOUNDED_FEEDS", "5000"))
+FEEDS = 5_000
 FEED = (
     b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
     b"<item><title>x</title><link>https://bounded.example/x</link></item></channel></rss>"

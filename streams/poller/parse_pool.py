@@ -7,7 +7,9 @@ its deadline gets its worker SIGKILLed and replaced; the caller sees a ``parse_t
 for that feed only, and the other workers keep going. A worker that dies on its own (the OOM
 killer) is replaced the same way.
 
-Waiting for a result needs no thread: the event loop watches the pipe's file descriptor.
+Each worker is fed by a thread of its own from one shared job queue, so a worker takes its next
+job the moment it is done, however busy the event loop is; the threads only wait on pipes (no
+GIL held) and hand outcomes back with ``call_soon_threadsafe``.
 
 Usage::
 
@@ -19,15 +21,16 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import multiprocessing
 import os
-import resource
+import queue
+import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from streams.poller.parser import ParseJob, ParseOutcome, run_parse_job
@@ -35,11 +38,14 @@ from streams.poller.parser import ParseJob, ParseOutcome, run_parse_job
 log = logging.getLogger(__name__)
 
 ParseFunction = Callable[[ParseJob], ParseOutcome]
-_PEAK_MEMORY = "peak-memory"
 _READY = "ready"
 # A fresh worker imports feedparser and the record models first: slow on a busy machine, and
 # not the feed's fault, so the parse deadline starts only once the worker said it is ready.
 _START_TIMEOUT_S = 120.0
+# With no count given: one worker per core, up to this many (each holds about 40 MiB).
+DEFAULT_MAX_PROCESSES = 4
+
+_Job = tuple[ParseJob, asyncio.AbstractEventLoop, "asyncio.Future[ParseOutcome]"]
 
 
 def _worker_main(conn: Connection, parse: ParseFunction) -> None:
@@ -52,10 +58,6 @@ def _worker_main(conn: Connection, parse: ParseFunction) -> None:
             return
         if job is None:
             return
-        if job == _PEAK_MEMORY:
-            # ru_maxrss is in KiB on Linux: the most this process ever held.
-            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-            continue
         try:
             outcome = parse(job)
         except Exception as exc:  # parse functions should not raise; a feed never ends a worker
@@ -64,7 +66,7 @@ def _worker_main(conn: Connection, parse: ParseFunction) -> None:
 
 
 class _Worker:
-    """One process and the parent's end of its pipe."""
+    """One process and the parent's end of its pipe (used by one feeder thread only)."""
 
     def __init__(self, context: Any, parse: ParseFunction) -> None:
         self.conn, child = context.Pipe()
@@ -75,33 +77,24 @@ class _Worker:
         child.close()
         self.ready = False
 
-    async def call(self, message: object, timeout_s: float | None) -> Any:
-        """Send ``message``, wait for the answer; TimeoutError after ``timeout_s``, EOFError if
-        the process died."""
+    def call(self, job: ParseJob, timeout_s: float) -> ParseOutcome:
+        """Parse ``job``; TimeoutError after ``timeout_s``, EOFError if the process died."""
         if not self.ready:
-            if await self._receive(_START_TIMEOUT_S) != _READY:
+            if not self.conn.poll(_START_TIMEOUT_S) or self.conn.recv() != _READY:
                 msg = "the parse worker did not start"
                 raise EOFError(msg)
             self.ready = True
-        self.conn.send(message)
-        return await self._receive(timeout_s)
+        self.conn.send(job)
+        if not self.conn.poll(timeout_s):
+            raise TimeoutError
+        outcome: ParseOutcome = self.conn.recv()
+        return outcome
 
-    async def _receive(self, timeout_s: float | None) -> Any:
-        loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
-        fd = self.conn.fileno()
-
-        def ready() -> None:
-            if not readable.done():
-                readable.set_result(None)
-
-        loop.add_reader(fd, ready)
-        try:
-            async with asyncio.timeout(timeout_s):
-                await readable
-        finally:
-            loop.remove_reader(fd)
-        return self.conn.recv()
+    def peak_memory(self) -> int:
+        """The most resident memory the process ever held, in bytes (Linux ``VmHWM``)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
 
     def kill(self) -> None:
         """SIGKILL the process and reap it (it is gone in milliseconds)."""
@@ -111,15 +104,10 @@ class _Worker:
         with contextlib.suppress(OSError):
             self.conn.close()
 
-    def stop(self) -> None:
-        """Ask the process to end; kill it if it does not."""
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-        self.process.join(2)
-        if self.process.is_alive():
-            self.kill()
-        with contextlib.suppress(OSError):
-            self.conn.close()
+
+def _settle(future: asyncio.Future[ParseOutcome], outcome: ParseOutcome) -> None:
+    if not future.done():
+        future.set_result(outcome)
 
 
 class ParsePool:
@@ -132,104 +120,96 @@ class ParsePool:
         deadline_s: float = 60.0,
         parse_function: ParseFunction = run_parse_job,
     ) -> None:
-        self.processes = max(1, processes or os.cpu_count() or 1)
+        self.processes = max(1, processes or min(os.cpu_count() or 1, DEFAULT_MAX_PROCESSES))
         self.deadline_s = deadline_s
         self.killed = 0
         self._parse = parse_function
         # spawn: the poller's threads (kafka-python's I/O thread) must never be forked.
         self._context = multiprocessing.get_context("spawn")
-        self._workers: list[_Worker] = []
-        self._idle: list[_Worker] = []
-        self._waiting: collections.deque[asyncio.Future[_Worker]] = collections.deque()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._workers: dict[int, _Worker] = {}
+        self._lock = threading.Lock()
         self._closed = False
 
     def _ensure_started(self) -> None:
         if self._closed:
             msg = "the parse pool is closed"
             raise RuntimeError(msg)
-        while len(self._workers) < self.processes:
-            worker = _Worker(self._context, self._parse)
-            self._workers.append(worker)
-            self._idle.append(worker)
+        while len(self._threads) < self.processes:
+            slot = len(self._threads)
+            thread = threading.Thread(
+                target=self._feed, args=(slot,), name=f"parse-feeder-{slot}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
-    async def _acquire(self) -> _Worker:
-        self._ensure_started()
-        if self._idle:
-            return self._idle.pop()
-        waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            # Handed a worker just as we were cancelled: give it back, not lose it.
-            if waiter.done() and not waiter.cancelled():
-                self._release(waiter.result())
-            raise
+    def _feed(self, slot: int) -> None:
+        """One worker's thread: take a job, run it within the deadline, replace on failure."""
+        while (item := self._jobs.get()) is not None:
+            job, loop, future = item
+            if future.done():  # the caller gave up (cancelled) before its turn
+                continue
+            with self._lock:
+                if self._closed:
+                    break
+                worker = self._workers.get(slot)
+                if worker is None:
+                    worker = self._workers[slot] = _Worker(self._context, self._parse)
+            try:
+                outcome = worker.call(job, self.deadline_s)
+            except TimeoutError:
+                log.warning(
+                    "parsing %s overran its %gs deadline: worker killed and replaced",
+                    job.feed_url[:200],
+                    self.deadline_s,
+                )
+                outcome = ParseOutcome(
+                    error=f"parse took longer than the {self.deadline_s:g}s deadline",
+                    error_kind="parse_timeout",
+                )
+                self._drop(slot, worker)
+            except (EOFError, OSError) as exc:
+                if not self._closed:
+                    log.error("a parse worker died on %s (%s); replaced", job.feed_url[:200], exc)
+                outcome = ParseOutcome(error="the parse process died", error_kind="parse_crash")
+                self._drop(slot, worker)
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                loop.call_soon_threadsafe(_settle, future, outcome)
 
-    def _release(self, worker: _Worker) -> None:
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(worker)
-                return
-        self._idle.append(worker)
-
-    def _replace(self, worker: _Worker) -> None:
-        """Kill ``worker`` and put a fresh one in its place (the pool keeps its size)."""
+    def _drop(self, slot: int, worker: _Worker) -> None:
         worker.kill()
-        self._workers.remove(worker)
-        if self._closed:
-            return
-        fresh = _Worker(self._context, self._parse)
-        self._workers.append(fresh)
-        self._release(fresh)
+        with self._lock:
+            if self._workers.get(slot) is worker:
+                del self._workers[slot]
+            if not self._closed:
+                self.killed += 1
 
     async def parse(self, job: ParseJob) -> ParseOutcome:
         """Parse ``job`` in a worker within the deadline; a timeout or a crash is the feed's."""
-        worker = await self._acquire()
-        try:
-            outcome = await worker.call(job, self.deadline_s)
-        except TimeoutError:
-            self.killed += 1
-            log.warning(
-                "parsing %s overran its %gs deadline: worker killed and replaced",
-                job.feed_url[:200],
-                self.deadline_s,
-            )
-            self._replace(worker)
-            return ParseOutcome(
-                error=f"parse took longer than the {self.deadline_s:g}s deadline",
-                error_kind="parse_timeout",
-            )
-        except (EOFError, OSError) as exc:
-            self.killed += 1
-            log.error("a parse worker died on %s (%s); replaced", job.feed_url[:200], exc)
-            self._replace(worker)
-            return ParseOutcome(error="the parse process died", error_kind="parse_crash")
-        except BaseException:
-            # Cancelled mid-parse (shutdown): the worker's answer would be read by the next job.
-            self._replace(worker)
-            raise
-        self._release(worker)
-        return outcome
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ParseOutcome] = loop.create_future()
+        self._jobs.put((job, loop, future))
+        return await future
 
     async def peak_memory(self) -> list[int]:
-        """The peak resident memory, in bytes, of each current worker (tests, diagnostics)."""
-        self._ensure_started()
-        peaks = []
-        held = [await self._acquire() for _ in range(self.processes)]
-        try:
-            for worker in held:
-                peaks.append(int(await worker.call(_PEAK_MEMORY, 30)))
-        finally:
-            for worker in held:
-                self._release(worker)
-        return peaks
+        """The peak resident memory, in bytes, of each live worker (tests, diagnostics)."""
+        with self._lock:
+            workers = list(self._workers.values())
+        return [worker.peak_memory() for worker in workers]
 
     def close(self) -> None:
-        """Stop every worker."""
-        self._closed = True
-        for worker in self._workers:
-            worker.stop()
-        self._workers.clear()
-        self._idle.clear()
+        """Stop every worker and its thread."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for _ in self._threads:
+            self._jobs.put(None)
+        for worker in workers:
+            # Killed, not asked: its thread may be using the pipe; a parser holds no state.
+            worker.kill()
+        for thread in self._threads:
+            thread.join(5)
+        self._threads.clear()

@@ -82,10 +82,24 @@ def neutralise_doctype(body: bytes) -> Neutralised:
         return Neutralised(body, removed=False)
     removed = False
     position = 0
-    # Only one DOCTYPE is valid XML, but a loose parser may not care: cut every subset.
-    while (match := _DOCTYPE.search(body, position)) is not None:
-        body, position, cut = _cut_subset(body, match.end())
-        removed = removed or cut
+    # Only the prolog (before the first element) can hold a DOCTYPE: "<!DOCTYPE" inside the
+    # document (in CDATA, say) is text. Comments, processing instructions and stray text before
+    # the root are skipped; every DOCTYPE found there is cut (a loose parser accepts two).
+    while (start := body.find(b"<", position)) >= 0:
+        if body.startswith(b"<!--", start):
+            end = body.find(b"-->", start + 4)
+            position = end + 3
+        elif body.startswith(b"<?", start):
+            end = body.find(b"?>", start + 2)
+            position = end + 2
+        elif _DOCTYPE.match(body, start):
+            body, position, cut = _cut_subset(body, start + len(b"<!DOCTYPE"))
+            removed = removed or cut
+            continue
+        else:
+            break
+        if end < 0:
+            break
     return Neutralised(body, removed=removed)
 
 

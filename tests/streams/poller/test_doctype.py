@@ -109,6 +109,14 @@ def test_what_cannot_be_cut_is_refused(body: bytes) -> None:
     assert outcome.error_kind == "entities" and outcome.error
 
 
+def test_doctype_text_inside_the_document_is_left_alone() -> None:
+    body = (
+        b"<!-- a comment <with> markup -->\n<?xml-stylesheet href='x'?>\n"
+        b"<rss><item><description><![CDATA[ <!DOCTYPE x [ ]]></description></item></rss>"
+    )
+    assert neutralise_doctype(body) == neutralise_doctype(body).__class__(body, False)
+
+
 def test_plain_feeds_untouched() -> None:
     body = b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title></channel></rss>"
     assert neutralise_doctype(body).body is body

@@ -69,6 +69,26 @@ class PollerMetrics:
             "Feed entries parsed (new or already seen).",
             registry=self.registry,
         )
+        self.entries_skipped = Counter(
+            "wirewatch_feed_entries_skipped_total",
+            "Feed entries recognised by their bytes as seen before, and not parsed.",
+            registry=self.registry,
+        )
+        self.unchanged_bodies = Counter(
+            "wirewatch_feed_unchanged_bodies_total",
+            "200 answers with the same body as the last poll (counted as not_modified too).",
+            registry=self.registry,
+        )
+        self.state_records = Counter(
+            "wirewatch_poller_state_records_total",
+            "Records written to the poller's state topic.",
+            registry=self.registry,
+        )
+        self.parse_kills = Counter(
+            "wirewatch_parse_workers_killed_total",
+            "Parse worker processes killed and replaced (parse deadline overrun or crash).",
+            registry=self.registry,
+        )
         self.wire_bytes = Counter(
             "wirewatch_feed_bytes_total",
             "Bytes received from feed servers (compressed, as on the wire).",
@@ -111,6 +131,10 @@ class PollerMetrics:
         statuses: dict[str, int],
         remembered: int,
         now: float,
+        entries_skipped: int = 0,
+        unchanged_bodies: int = 0,
+        state_records: int = 0,
+        parse_kills: int = 0,
     ) -> None:
         """Record one finished cycle (``outcomes``: one word per polled feed)."""
         for word in outcomes:
@@ -120,6 +144,10 @@ class PollerMetrics:
                 self.errors.labels(kind=kind).inc()
         self.published.inc(published)
         self.entries.inc(entries)
+        self.entries_skipped.inc(entries_skipped)
+        self.unchanged_bodies.inc(unchanged_bodies)
+        self.state_records.inc(state_records)
+        self.parse_kills.inc(parse_kills)
         self.wire_bytes.inc(wire_bytes)
         self.cycle_seconds.observe(seconds)
         self.last_cycle.set(now)
@@ -210,10 +238,14 @@ class PollerTelemetry:
         from streams.poller.health import summary
 
         original = poller.poll_once
+        pool = getattr(poller, "parse_pool", None)
+        kills_seen = [0]
 
         async def poll_once_observed(*, ignore_schedule: bool = False) -> Any:
             began = time.monotonic()
             report = await original(ignore_schedule=ignore_schedule)
+            kills = getattr(pool, "killed", 0)
+            new_kills, kills_seen[0] = kills - kills_seen[0], kills
             mine = {feed.url for feed in poller.feeds}
             states = [s for url, s in poller.state.feeds.items() if url in mine]
             outcomes = list(report.outcomes.values())
@@ -226,6 +258,10 @@ class PollerTelemetry:
                 statuses=summary(states),
                 remembered=poller.state.seen_count,
                 now=time.time(),
+                entries_skipped=report.entries_skipped,
+                unchanged_bodies=report.unchanged_bodies,
+                state_records=report.state_records,
+                parse_kills=new_kills,
             )
             self.health.cycle_finished(report.polled, outcomes.count("kafka"))
             return report

@@ -184,7 +184,13 @@ class Settings(BaseSettings):
     poller_count: int = Field(default=1, ge=1, description="Poller processes sharing the list.")
     poller_index: int = Field(default=0, ge=0, description="This poller's share (0-based).")
     poll_parse_processes: int = Field(
-        default=0, ge=0, le=64, description="Feed-parsing processes; 0: threads in the poller."
+        default=0,
+        ge=0,
+        le=64,
+        description="Feed-parsing processes; 0: one per CPU core, at most 4.",
+    )
+    poll_parse_timeout_seconds: float = Field(
+        default=60, gt=0, description="Deadline of one feed's parse; an overrun is killed."
     )
     producer_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
 from typing import Any
 
 import httpcore
@@ -17,6 +16,7 @@ import httpcore
 from streams.poller.config import FeedConfig, select_shard
 from streams.poller.fetcher import Fetcher, FetchOptions
 from streams.poller.guard import AddressGuard, AddressPolicy, Resolver
+from streams.poller.parse_pool import ParsePool
 from streams.poller.poller import Clock, FeedPoller, PollerOptions, SystemClock
 from streams.poller.publisher import ArticlePublisher, KafkaArticlePublisher, KafkaSender
 from streams.poller.schedule import Backoff, Intervals
@@ -93,6 +93,8 @@ def create_kafka_parts(
         backend,
         retention_s=settings.seen_retention_days * 86400,
         max_ids=settings.seen_max_ids,
+        # A healthy feed's record is refreshed at least once per longest interval.
+        schedule_tolerance_s=settings.poll_max_interval_seconds,
     )
     return publisher, state
 
@@ -108,13 +110,14 @@ def create_poller(
     network_backend: httpcore.AsyncNetworkBackend | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
-    parse_executor: Executor | None = None,
+    parse_pool: ParsePool | None = None,
     client_options: Mapping[str, Any] | None = None,
 ) -> FeedPoller:
     """A poller for this process's share of ``feeds`` (``poller_count``/``poller_index``).
 
     Give either ``bootstrap`` (Kafka publisher and state store are built) or both ``publisher``
-    and ``state``.
+    and ``state``. Without ``parse_pool`` the poller makes one from the settings (and closes it
+    with itself); a given pool stays the caller's to close.
     """
     if publisher is None or state is None:
         if bootstrap is None:
@@ -136,5 +139,13 @@ def create_poller(
         options=poller_options(settings),
         clock=clock,
         rng=rng,
-        parse_executor=parse_executor,
+        parse_pool=parse_pool or create_parse_pool(settings),
+        owns_parse_pool=parse_pool is None,
+    )
+
+
+def create_parse_pool(settings: Settings) -> ParsePool:
+    """The parse workers (started on first use): one per core unless configured."""
+    return ParsePool(
+        settings.poll_parse_processes or None, deadline_s=settings.poll_parse_timeout_seconds
     )

@@ -1,6 +1,7 @@
 """Fetching one feed politely and defensively with httpx.
 
-- Overall and per-host concurrency limits (semaphores), connect/read timeouts and a total deadline
+- Overall and per-host concurrency limits (semaphores; a host's exists only while a fetch uses it,
+  so the map stays as small as the fetches in flight), connect/read timeouts and a total deadline
   over the whole fetch (redirects and body included), so a trickling server cannot hold a slot.
 - The body is streamed raw and decompressed here with an output limit, so the cap applies to
   *decoded* bytes and a gzip bomb never inflates beyond it (memory stays flat).
@@ -13,8 +14,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -80,6 +82,14 @@ class FetchResult:
     redirects: tuple[str, ...] = field(default=())
 
 
+@dataclass
+class _HostSlot:
+    """The per-host limit, and how many fetches hold or wait for it."""
+
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
 @dataclass(frozen=True)
 class _Redirect:
     location: str
@@ -109,7 +119,7 @@ class Fetcher:
         self._client_factory = client_factory or self._default_client
         self._client: httpx.AsyncClient | None = None
         self._all = asyncio.Semaphore(options.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _HostSlot] = {}
         self._now = clock or (lambda: datetime.now(UTC))
 
     def _default_client(self) -> httpx.AsyncClient:
@@ -137,12 +147,28 @@ class Fetcher:
             await self._client.aclose()
             self._client = None
 
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
+    @property
+    def hosts_tracked(self) -> int:
+        """Hosts with a fetch in flight or waiting (the size of the per-host map)."""
+        return len(self._hosts)
+
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, url: str) -> AsyncIterator[None]:
         host = (urlsplit(url).hostname or "").lower()
         slot = self._hosts.get(host)
         if slot is None:
-            slot = self._hosts[host] = asyncio.Semaphore(self.options.per_host_concurrency)
-        return slot
+            slot = self._hosts[host] = _HostSlot(
+                asyncio.Semaphore(self.options.per_host_concurrency)
+            )
+        slot.users += 1
+        try:
+            async with slot.semaphore:
+                yield
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                # Nobody holds or waits for it: a host seen once does not stay in memory.
+                del self._hosts[host]
 
     async def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
         """Fetch ``url``; raise :class:`FetchError` with a kind for anything but 2xx/304."""

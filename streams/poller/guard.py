@@ -22,6 +22,13 @@ import httpx
 from streams.poller.errors import BlockedAddressError
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 ranges Python still calls global that can reach non-public hosts: 6to4 (a relay delivers
+# to the IPv4 address embedded in it, private ones included) and the deprecated site-local range.
+_REFUSED_IPV6 = (
+    (ipaddress.IPv6Network("2002::/16"), "6to4"),
+    (ipaddress.IPv6Network("fec0::/10"), "site-local"),
+)
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
@@ -43,6 +50,10 @@ class AddressPolicy:
         """Why ``address`` is refused, or None when it may be connected to."""
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             return self.refusal(address.ipv4_mapped)
+        if isinstance(address, ipaddress.IPv6Address):
+            for network, reason in _REFUSED_IPV6:
+                if address in network:
+                    return reason
         if address.is_loopback:
             return None if self.allow_loopback else "loopback"
         if address.is_unspecified:

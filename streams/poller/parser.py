@@ -2,16 +2,16 @@
 
 feedparser gets bytes (in a ``BytesIO``, never a str that it could take for a file name or URL)
 and the response headers (charset, base URI, language). ``run_parse_job`` is a plain top-level
-function over picklable data, so it runs in a thread or a (spawned) process pool alike.
+function over picklable data: it runs in the parse workers (:mod:`streams.poller.parse_pool`).
 
-"bozo" with entries is a warning; "bozo" with no entries is that feed's error.
+"bozo" with entries is a warning; "bozo" with no entries is that feed's error. A DOCTYPE
+internal subset (where entities are declared) is removed before feedparser sees the body
+(:mod:`streams.poller.doctype`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import feedparser
 
 from streams.poller.articles import build_article, plain_text
+from streams.poller.doctype import EntityDeclarationRefused, neutralise_doctype
 from streams.records import ArticleV1
 
 
@@ -37,15 +38,22 @@ class ParseJob:
 
 @dataclass(frozen=True)
 class ParseOutcome:
-    """What a body held: articles, and a warning or an error for the feed's health."""
+    """What a body held: articles, and a warning or an error for the feed's health.
+
+    ``entry_ids`` has one item per entry feedparser found, in document order: the entry's article
+    id, or "" for an entry that gave no article (what lets the poller skip those bytes later).
+    ``error_kind`` is the word the feed's health and metrics count the error under.
+    """
 
     articles: tuple[ArticleV1, ...] = ()
     entries: int = 0
     warning: str | None = None
     error: str | None = None
+    error_kind: str = "malformed"
     ttl_minutes: float | None = None
     feed_title: str = ""
     skipped: int = field(default=0)
+    entry_ids: tuple[str, ...] = ()
 
 
 def _describe(exc: object) -> str:
@@ -58,8 +66,12 @@ def run_parse_job(job: ParseJob) -> ParseOutcome:
     # feedparser resolves relative links against Content-Location; default it to where we were.
     headers.setdefault("content-location", job.url)
     try:
+        body = neutralise_doctype(job.body).body
+    except EntityDeclarationRefused as exc:
+        return ParseOutcome(error=str(exc), error_kind="entities")
+    try:
         parsed = feedparser.parse(
-            io.BytesIO(job.body),
+            io.BytesIO(body),
             response_headers=headers,
             # The HTML is reduced to plain text here anyway (scripts and styles dropped), so
             # feedparser's sanitizer and link rewriting inside it are work for nothing.
@@ -84,6 +96,7 @@ def run_parse_job(job: ParseJob) -> ParseOutcome:
     if ttl is not None and not 0 < ttl < 100_000:
         ttl = None
     articles: dict[str, ArticleV1] = {}
+    entry_ids: list[str] = []
     skipped = 0
     for entry in entries:
         try:
@@ -96,6 +109,7 @@ def run_parse_job(job: ParseJob) -> ParseOutcome:
             )
         except Exception:  # one odd entry must not cost the feed its other entries
             article = None
+        entry_ids.append(article.id if article is not None else "")
         if article is None:
             skipped += 1
             continue
@@ -108,10 +122,5 @@ def run_parse_job(job: ParseJob) -> ParseOutcome:
         ttl_minutes=ttl,
         feed_title=feed_title,
         skipped=skipped,
+        entry_ids=tuple(entry_ids),
     )
-
-
-async def parse_off_loop(job: ParseJob, executor: Executor | None) -> ParseOutcome:
-    """Run :func:`run_parse_job` in ``executor`` (None: the loop's default thread pool)."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, run_parse_job, job)

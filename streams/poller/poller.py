@@ -13,26 +13,34 @@ and the validators are kept, so the articles are published on a later poll.
 Duplicates: an article id is "claimed" synchronously before publishing (so two feeds carrying the
 same story in one cycle publish it once), marked seen only when Kafka acknowledged it, and the seen
 ids and validators are written to the state topic right after, so a restart does not repeat them.
+
+Only what can be new is parsed: a body identical to the last one (a server without validators)
+counts like a 304; otherwise the entries whose bytes were already seen in this feed are cut out
+(:mod:`streams.poller.entries`) and the parse pool (:mod:`streams.poller.parse_pool`, killable
+processes with a per-feed deadline) gets the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from streams.poller.config import FeedConfig
+from streams.poller.doctype import EntityDeclarationRefused, neutralise_doctype
+from streams.poller.entries import Entry, EntryMemory, split_entries, without
 from streams.poller.errors import FetchError, PublishError
-from streams.poller.fetcher import Fetcher, Validators
+from streams.poller.fetcher import Fetcher, FetchResult, Validators
 from streams.poller.logsafe import log_safe
-from streams.poller.parser import ParseJob, parse_off_loop
+from streams.poller.parse_pool import ParsePool
+from streams.poller.parser import ParseJob, ParseOutcome
 from streams.poller.publisher import ArticlePublisher
 from streams.poller.schedule import Backoff, Intervals
 from streams.poller.state import FeedState, StateStore
@@ -82,12 +90,20 @@ class PollerOptions:
 @dataclass
 class CycleReport:
     """What one cycle did; ``outcomes`` maps feed URL to a word (``articles``, ``empty``,
-    ``not_modified``, ``kafka``, or ``error:<kind>``)."""
+    ``not_modified``, ``kafka``, or ``error:<kind>``).
+
+    ``not_modified`` covers HTTP 304 and a 200 whose body is the same as last time
+    (``unchanged_bodies`` counts the latter); ``entries`` were parsed, ``entries_skipped`` were
+    recognised by their bytes and not parsed; ``state_records`` were written to the state topic.
+    """
 
     polled: int = 0
     published: int = 0
     entries: int = 0
+    entries_skipped: int = 0
+    unchanged_bodies: int = 0
     wire_bytes: int = 0
+    state_records: int = 0
     outcomes: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -108,7 +124,9 @@ class FeedPoller:
         options: PollerOptions | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
-        parse_executor: Executor | None = None,
+        parse_pool: ParsePool | None = None,
+        owns_parse_pool: bool | None = None,
+        entry_memory: EntryMemory | None = None,
     ) -> None:
         self.feeds = tuple(feeds)
         self.fetcher = fetcher
@@ -117,7 +135,10 @@ class FeedPoller:
         self.options = options or PollerOptions()
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
-        self.parse_executor = parse_executor
+        # Made here when not given, and then closed with the poller.
+        self._owns_pool = parse_pool is None if owns_parse_pool is None else owns_parse_pool
+        self.parse_pool = parse_pool or ParsePool()
+        self.entry_memory = entry_memory or EntryMemory(max_feeds=max(1, len(self.feeds)))
         self._claimed: set[str] = set()
         self._started = False
         self._stop_following: Callable[[], None] | None = None
@@ -132,6 +153,8 @@ class FeedPoller:
             try:
                 await self._follow_other_pollers()
                 await self.state.load()
+                # Records of feeds no longer ours (removed, another shard's) stay in the topic.
+                self.state.retain_feeds(feed.url for feed in self.feeds)
                 self._started = True
             except Exception as exc:  # the broker down at start-up: wait for it, never give up
                 attempt += 1
@@ -173,6 +196,8 @@ class FeedPoller:
         await self._flush_quietly()
         await self.publisher.close()
         await self.fetcher.aclose()
+        if self._owns_pool:
+            self.parse_pool.close()
 
     def _due(self, feed: FeedConfig, now: datetime, ignore_schedule: bool) -> bool:
         state = self.state.feeds.get(feed.url)
@@ -190,12 +215,14 @@ class FeedPoller:
         now = self.clock.now()
         due = [feed for feed in self.feeds if self._due(feed, now, ignore_schedule)]
         report = CycleReport(polled=len(due))
+        written_before = self.state.records_written
         await asyncio.gather(*(self._poll_guarded(feed, report) for feed in due))
         self.state.evict(self.clock.now())
         try:
             await self.state.flush()
         except Exception as exc:
             log.warning("poller state not written (%s); will retry", type(exc).__name__)
+        report.state_records = self.state.records_written - written_before
         return report
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -236,14 +263,6 @@ class FeedPoller:
     async def _poll_guarded(self, feed: FeedConfig, report: CycleReport) -> None:
         try:
             report.outcomes[feed.url] = await self._poll_feed(feed, report)
-        except BrokenExecutor as exc:
-            # A parse process died (killed for memory, say): the pool is unusable from now on.
-            # Parse in this process's threads instead of failing every feed after this one.
-            if self.parse_executor is not None:
-                log.error("parse processes failed (%s); parsing in threads from now on", exc)
-                self.parse_executor = None
-            self._record_error(feed, self.clock.now(), "internal", repr(exc), None)
-            report.outcomes[feed.url] = "error:internal"
         except Exception as exc:  # a bug on one feed must not end the cycle
             log.exception("internal error polling %s", log_safe(feed.url))
             self._record_error(feed, self.clock.now(), "internal", repr(exc), None)
@@ -260,31 +279,48 @@ class FeedPoller:
             self._record_error(feed, now, exc.kind, str(exc), exc.retry_after)
             return f"error:{exc.kind}"
         report.wire_bytes += result.wire_bytes
+        known = self.entry_memory.known(feed.url)
         if result.not_modified:
+            self.state.mark_seen([i for i in known.values() if i], now)
             self._record_success(feed, now, result.status, result.max_age_s, previous.ttl_minutes)
             return "not_modified"
-        outcome = await parse_off_loop(
-            ParseJob(
-                body=result.body,
-                headers=result.headers,
-                url=result.url,
-                feed_url=feed.url,
-                name=feed.name,
-                tags=feed.tags,
-                fetched_at=now,
-            ),
-            self.parse_executor,
-        )
-        report.entries += outcome.entries
-        if outcome.error is not None:
-            self._record_error(feed, now, "malformed", outcome.error, None)
-            return "error:malformed"
-        present = [a.id for a in outcome.articles if self.state.is_seen(a.id)]
-        fresh = [
-            a
-            for a in outcome.articles
-            if not self.state.is_seen(a.id) and a.id not in self._claimed
-        ]
+        body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
+        if body_hash == previous.body_hash:
+            # The very bytes of the last successful poll (a server without validators).
+            report.unchanged_bodies += 1
+            self.state.mark_seen([i for i in known.values() if i], now)
+            self._record_success(
+                feed,
+                now,
+                result.status,
+                result.max_age_s,
+                previous.ttl_minutes,
+                etag=result.validators.etag,
+                last_modified=result.validators.last_modified,
+                unchanged=True,
+            )
+            return "not_modified"
+        try:
+            neutralised = neutralise_doctype(result.body)
+        except EntityDeclarationRefused as exc:
+            self._record_error(feed, now, "entities", str(exc), None)
+            return "error:entities"
+        pieces = split_entries(neutralised.body, result.headers.get("content-type", ""))
+        seen_pieces = {p.digest for p in pieces or () if p.digest in known}
+        new_pieces = [p for p in pieces or () if p.digest not in seen_pieces]
+        report.entries_skipped += len(seen_pieces)
+        outcome: ParseOutcome | None = None
+        if pieces is None or new_pieces:
+            outcome = await self._parse(feed, result, neutralised.body, pieces, seen_pieces, now)
+            report.entries += outcome.entries
+            if outcome.error is not None:
+                self.entry_memory.forget(feed.url)
+                self._record_error(feed, now, outcome.error_kind, outcome.error, None)
+                return f"error:{outcome.error_kind}"
+        articles = outcome.articles if outcome is not None else ()
+        still_there = [known[d] for d in seen_pieces if known[d]]
+        present = [a.id for a in articles if self.state.is_seen(a.id)] + still_there
+        fresh = [a for a in articles if not self.state.is_seen(a.id) and a.id not in self._claimed]
         # Claimed with no await in between: another feed of this cycle skips these ids.
         self._claimed.update(a.id for a in fresh)
         delivered: set[str] = set()
@@ -315,28 +351,86 @@ class FeedPoller:
             self.state.put_feed(state)
             await self._flush_quietly()
             return "kafka"
-        if outcome.warning and outcome.warning != previous.last_warning:
-            log.info(
-                "feed %s is not well-formed: %s", log_safe(feed.url), log_safe(outcome.warning)
-            )
+        self._remember_entries(feed.url, pieces, new_pieces, known, outcome)
+        warning = outcome.warning if outcome is not None else previous.last_warning
+        if neutralised.removed:
+            warning = "DOCTYPE internal subset removed (entities are never expanded)"
+        if warning and warning != previous.last_warning:
+            log.info("feed %s is not well-formed: %s", log_safe(feed.url), log_safe(warning))
         self._record_success(
             feed,
             now,
             result.status,
             result.max_age_s,
-            outcome.ttl_minutes,
+            outcome.ttl_minutes if outcome is not None else previous.ttl_minutes,
             etag=result.validators.etag,
             last_modified=result.validators.last_modified,
             published=len(delivered),
-            entries=outcome.entries,
-            warning=outcome.warning,
+            entries=len(pieces) if pieces is not None else outcome.entries if outcome else 0,
+            warning=warning,
             final_url=result.url if result.url != feed.url else None,
+            body_hash=body_hash,
         )
         if delivered:
             # Seen ids go to the state topic right behind the articles: a restart now does not
             # publish them again.
             await self._flush_quietly()
-        return "articles" if outcome.articles else "empty"
+        return "articles" if articles or still_there else "empty"
+
+    async def _parse(
+        self,
+        feed: FeedConfig,
+        result: FetchResult,
+        body: bytes,
+        pieces: list[Entry] | None,
+        seen_pieces: set[bytes],
+        now: datetime,
+    ) -> ParseOutcome:
+        """Parse ``body`` without the entries already seen; the whole body if that fails."""
+
+        def job(data: bytes) -> ParseJob:
+            return ParseJob(
+                body=data,
+                headers=result.headers,
+                url=result.url,
+                feed_url=feed.url,
+                name=feed.name,
+                tags=feed.tags,
+                fetched_at=now,
+            )
+
+        if pieces is None or not seen_pieces:
+            return await self.parse_pool.parse(job(body))
+        outcome = await self.parse_pool.parse(job(without(body, pieces, seen_pieces)))
+        if outcome.error is not None and outcome.error_kind == "malformed":
+            # The cut body failed where the whole one might not: never lose a feed to the cut.
+            self.entry_memory.forget(feed.url)
+            return await self.parse_pool.parse(job(body))
+        return outcome
+
+    def _remember_entries(
+        self,
+        feed_url: str,
+        pieces: list[Entry] | None,
+        new_pieces: list[Entry],
+        known: dict[bytes, str],
+        outcome: ParseOutcome | None,
+    ) -> None:
+        """Keep the digests of this body's entries whose articles are safely published."""
+        if pieces is None:
+            self.entry_memory.forget(feed_url)
+            return
+        digests = {p.digest: known[p.digest] for p in pieces if p.digest in known}
+        if outcome is not None:
+            if len(outcome.entry_ids) != len(new_pieces):
+                # The cut and the parser disagree on what an entry is: no skipping here.
+                self.entry_memory.forget(feed_url)
+                return
+            for piece, article_id in zip(new_pieces, outcome.entry_ids, strict=True):
+                # An article claimed by another feed this cycle is not ours to vouch for yet.
+                if not article_id or self.state.is_seen(article_id):
+                    digests[piece.digest] = article_id
+        self.entry_memory.remember(feed_url, digests)
 
     async def _flush_quietly(self) -> None:
         try:
@@ -358,6 +452,8 @@ class FeedPoller:
         entries: int | None = None,
         warning: str | None = None,
         final_url: str | None = None,
+        body_hash: str | None = None,
+        unchanged: bool = False,
     ) -> None:
         previous = self.state.feed(feed.url)
         if previous.needs_attention:
@@ -375,13 +471,16 @@ class FeedPoller:
             "articles_published": previous.articles_published + published,
             "ttl_minutes": ttl_minutes,
         }
-        if status != 304:
+        if unchanged:
+            update.update(etag=etag, last_modified=last_modified)
+        elif status != 304:
             update.update(
                 etag=etag,
                 last_modified=last_modified,
                 last_warning=warning,
                 last_entries=entries or 0,
                 final_url=final_url,
+                body_hash=body_hash,
             )
         self.state.put_feed(previous.model_copy(update=update))
 

@@ -3,7 +3,8 @@
 - ``acks="all"`` and ``enable_idempotence=True`` are set explicitly (kafka-python 3 then raises on
   a conflicting option instead of silently turning idempotence off); we also refuse such options
   ourselves at start-up, before connecting, with a clear message (RELIABILITY 23).
-- gzip compression (no extra library on either end).
+- gzip compression (no extra library on either end: aiokafka, under the workers, decodes it), in
+  batches of up to 256 KiB: many feeds' articles share one compressed batch, fewer requests.
 - The buffer is bounded by a count of records in flight: a caller waits for room (Kafka slow or
   down) rather than records being dropped; ``send`` itself may block up to ``max_block_ms`` on
   metadata, so it runs in a dedicated thread, never on the event loop.
@@ -33,7 +34,10 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,
     "compression_type": "gzip",
-    "linger_ms": 5,
+    # Articles of many feeds arrive within milliseconds of each other in a cycle: large batches
+    # compress better and cost fewer produce requests (CPU in this process) than 16 KiB ones.
+    "batch_size": 256 * 1024,
+    "linger_ms": 10,
     "max_block_ms": 60_000,
     "request_timeout_ms": 30_000,
     # Long enough to ride out a broker restart; the idempotent producer retries without duplicates.

@@ -6,6 +6,10 @@ full at start-up, so it survives restarts with no extra database. Keys:
 - ``feed|<url>`` -> :class:`FeedState` JSON (latest wins under compaction);
 - ``seen|<article id>`` -> ``{"t": <epoch seconds last seen>}``; a tombstone (null) forgets it.
 
+A feed's record is written when something a restart needs changed (validators, the body hash,
+error and health fields, counters) or its schedule moved by more than a tolerance; a quiet cycle
+of 304s writes next to nothing. Timestamps shown by ``feeds status`` may lag by that tolerance.
+
 Size is bounded: an id not seen in any feed for ``retention`` is forgotten (tombstoned), and at
 most ``max_ids`` are kept (least recently seen go first). An id still carried by a feed is
 refreshed in memory on every poll and re-written only when its stored time is a quarter of the
@@ -56,6 +60,36 @@ class FeedState(BaseModel):
     last_entries: int = 0
     ttl_minutes: float | None = None
     final_url: str | None = None
+    body_hash: str | None = None
+
+
+# What a restarted poller needs exactly; the other fields (times, last status and entry count)
+# may be stale in the topic without harm.
+_DURABLE_FIELDS = (
+    "etag",
+    "last_modified",
+    "body_hash",
+    "error_streak",
+    "last_error_kind",
+    "last_error",
+    "last_warning",
+    "needs_attention",
+    "articles_published",
+    "ttl_minutes",
+    "final_url",
+)
+
+
+def worth_writing(stored: FeedState | None, new: FeedState, schedule_tolerance_s: float) -> bool:
+    """Whether ``new`` must reach the state topic, given the record ``stored`` there."""
+    if stored is None:
+        return True
+    if any(getattr(stored, name) != getattr(new, name) for name in _DURABLE_FIELDS):
+        return True
+    if stored.next_poll_at is None or new.next_poll_at is None:
+        return stored.next_poll_at != new.next_poll_at
+    drift = abs((new.next_poll_at - stored.next_poll_at).total_seconds())
+    return drift > schedule_tolerance_s
 
 
 class StateBackend(Protocol):
@@ -248,12 +282,21 @@ class StateStore:
     """Feed states and seen ids in memory, with their pending writes to a backend."""
 
     def __init__(
-        self, backend: StateBackend, *, retention_s: float = 30 * 86400, max_ids: int = 500_000
+        self,
+        backend: StateBackend,
+        *,
+        retention_s: float = 30 * 86400,
+        max_ids: int = 500_000,
+        schedule_tolerance_s: float = 6 * 3600,
     ) -> None:
         self.backend = backend
         self.retention_s = retention_s
         self.max_ids = max_ids
+        self.schedule_tolerance_s = schedule_tolerance_s
+        self.records_written = 0
         self.feeds: dict[str, FeedState] = {}
+        # Each feed's record as the state topic holds it (loaded or last queued for writing).
+        self._stored_feeds: dict[str, FeedState] = {}
         # id -> epoch seconds last seen; ordered from least to most recently seen.
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._stored_at: dict[str, float] = {}
@@ -269,6 +312,7 @@ class StateStore:
         finally:
             self._loading = False
         self.feeds.clear()
+        self._stored_feeds.clear()
         self._seen.clear()
         self._stored_at.clear()
         for key, value in records:
@@ -293,6 +337,7 @@ class StateStore:
                     continue
                 self._seen[article_id] = seen_at
                 self._stored_at[article_id] = seen_at
+        self._stored_feeds.update(self.feeds)
         # Records arrive in write order, not last-seen order; restore the LRU order.
         self._seen = OrderedDict(sorted(self._seen.items(), key=lambda item: item[1]))
         backlog, self._remote_backlog = self._remote_backlog, []
@@ -362,9 +407,18 @@ class StateStore:
         return state
 
     def put_feed(self, state: FeedState) -> None:
-        """Replace a feed's state and queue it for writing."""
+        """Replace a feed's state; queue it for writing if a restart would need it."""
         self.feeds[state.url] = state
-        self._dirty[FEED_PREFIX + state.url] = state.model_dump_json().encode()
+        if worth_writing(self._stored_feeds.get(state.url), state, self.schedule_tolerance_s):
+            self._stored_feeds[state.url] = state
+            self._dirty[FEED_PREFIX + state.url] = state.model_dump_json().encode()
+
+    def retain_feeds(self, urls: Iterable[str]) -> None:
+        """Forget, in memory, the feeds not in ``urls`` (removed from the list, other shards)."""
+        wanted = set(urls)
+        for url in [u for u in self.feeds if u not in wanted]:
+            del self.feeds[url]
+            self._stored_feeds.pop(url, None)
 
     @property
     def pending(self) -> int:
@@ -379,6 +433,7 @@ class StateStore:
         self._dirty.clear()
         try:
             await self.backend.write(list(batch.items()))
+            self.records_written += len(batch)
         except Exception:
             # Newer values queued meanwhile win over the failed batch.
             for key, value in batch.items():

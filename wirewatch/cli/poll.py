@@ -43,15 +43,6 @@ def poll(feeds_file: Path | None, once: bool) -> None:
     settings = load_settings()
     feeds = load_feed_list(feeds_file or settings.feeds_file)
     bootstrap = resolve_bootstrap(settings)
-    executor = None
-    if settings.poll_parse_processes:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn: kafka-python's producer threads must never be forked into a parser process.
-        executor = ProcessPoolExecutor(
-            settings.poll_parse_processes, mp_context=multiprocessing.get_context("spawn")
-        )
     from streams.poller_metrics import serve_poller_telemetry
     from wirewatch.kafka_config import kafka_python_kwargs
 
@@ -59,7 +50,6 @@ def poll(feeds_file: Path | None, once: bool) -> None:
         settings,
         feeds,
         bootstrap=bootstrap,
-        parse_executor=executor,
         client_options=kafka_python_kwargs(settings),
     )
     # /metrics and /health on WIREWATCH_POLLER_WEB_PORT (what `wirewatch healthcheck` asks).
@@ -88,8 +78,6 @@ def poll(feeds_file: Path | None, once: bool) -> None:
             await poller.close()
             if telemetry is not None:
                 telemetry.close()
-            if executor is not None:
-                executor.shutdown(cancel_futures=True)
 
     raise SystemExit(asyncio.run(main()))
 

@@ -66,6 +66,8 @@ def poller_settings(unique_name: str) -> Settings:
         poll_interval_seconds=600,
         poll_max_interval_seconds=3600,
         feed_error_threshold=3,
+        # One parse worker per poller is enough here (each test's poller spawns its own).
+        poll_parse_processes=1,
         producer_options={"delivery_timeout_ms": 60_000, "max_block_ms": 30_000},
     )
 

@@ -60,6 +60,11 @@ def stub_resolver(answers: dict[str, list[str]]):  # type: ignore[no-untyped-def
         ("0.0.0.0", "unspecified"),
         ("224.0.0.1", "multicast"),
         ("fd00::1", "private"),
+        ("2002::1", "6to4"),
+        ("2002:a00:5::1", "6to4"),  # 6to4 around 10.0.0.5
+        ("2002:5db8:d70e::1", "6to4"),  # even around a public IPv4 address: a relay decides
+        ("fec0::1", "site-local"),
+        ("feff:ffff::1", "site-local"),
         ("93.184.215.14", None),
         ("2606:4700::1111", None),
     ],

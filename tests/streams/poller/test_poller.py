@@ -265,44 +265,6 @@ async def test_producer_is_idempotent_acks_all_gzip(kafka_bootstrap: str) -> Non
     await sender.close()
 
 
-async def test_a_dead_parse_process_degrades_to_threads(
-    feed_server: FeedServer,
-    kafka_bootstrap: str,
-    poller_settings: Settings,
-    clock: FakeClock,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    import multiprocessing
-    import os
-    import signal
-    from concurrent.futures import ProcessPoolExecutor
-
-    urls = [
-        feed_server.put(f"p{n}", rss((f"p-{n}", f"https://news.example/p{n}", f"P{n}")))
-        for n in range(3)
-    ]
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    pool.submit(int, "1").result()  # the worker process exists
-    for pid in list(pool._processes):  # kill it, as the OOM killer would
-        os.kill(pid, signal.SIGKILL)
-    poller = create_poller(
-        poller_settings,
-        [FeedConfig(url=u) for u in urls],
-        bootstrap=kafka_bootstrap,
-        clock=clock,
-        parse_executor=pool,
-    )
-    first = await poller.poll_once()
-    assert poller.parse_executor is None
-    assert sum("parse processes failed" in r.getMessage() for r in caplog.records) == 1
-    assert set(first.outcomes.values()) <= {"error:internal", "articles"}
-    clock.advance(4000)
-    await poller.poll_once()
-    assert all(poller.state.feeds[u].articles_published == 1 for u in urls)
-    await poller.close()
-    pool.shutdown()
-
-
 async def test_two_pollers_share_feeds_without_double_fetch_or_double_publish(
     feed_server: FeedServer, kafka_bootstrap: str, poller_settings: Settings, clock: FakeClock
 ) -> None:

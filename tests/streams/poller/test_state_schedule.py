@@ -135,3 +135,26 @@ def test_inconsistent_interval_settings_are_refused() -> None:
     settings = Settings(poll_min_interval_seconds=7200, poll_max_interval_seconds=3600)
     with pytest.raises(ConfigError, match="MIN_INTERVAL_SECONDS \\(7200\\) is above"):
         poller_options(settings)
+
+
+def test_a_feed_record_is_written_only_when_a_restart_needs_it() -> None:
+    from streams.poller.state import worth_writing
+
+    stored = FeedState(url="u", etag='"1"', next_poll_at=T0, last_success_at=T0, last_status=200)
+    later = stored.model_copy(
+        update={
+            "next_poll_at": T0 + timedelta(minutes=15),
+            "last_success_at": T0 + timedelta(minutes=1),
+            "last_status": 304,
+        }
+    )
+    assert not worth_writing(stored, later, schedule_tolerance_s=3600)
+    assert worth_writing(stored, later, schedule_tolerance_s=600)  # the schedule drifted too far
+    for change in (
+        {"etag": '"2"'},
+        {"body_hash": "ab"},
+        {"error_streak": 1},
+        {"needs_attention": True},
+    ):
+        assert worth_writing(stored, later.model_copy(update=change), schedule_tolerance_s=3600)
+    assert worth_writing(None, later, schedule_tolerance_s=3600)

@@ -14,14 +14,17 @@ Wirewatch depends on it:
   path answers 403 ``invalid_token`` (Slack answers webhook errors as text, not JSON).
 
 Faults are scripted with :meth:`SlackServer.fail`, globally, per method or per channel, for a
-number of requests, for a number of seconds (``seconds=``: the storm's length is the server's,
-not the test's), or for ever: ``ratelimited`` (429, with or without ``Retry-After``),
-any error code (``invalid_auth``, ``channel_not_found``, ``not_in_channel``, ``is_archived``,
-``missing_scope``...), ``status:503`` (a 5xx with an HTML body), ``reset`` (the connection is
-dropped before anything is done), and the "did it post?" cases where the message is stored first:
-``reset_after_post`` (then the connection is dropped), ``after_post:<code>`` (then an error code),
-``status_after_post:<status>`` (then a 5xx), ``slow_after_post:<seconds>`` (then the answer comes
-that much later, past a client's deadline); and ``slow:<seconds>`` (a delay before anything).
+number of requests, for a number of seconds from the first request it answers (``seconds=``: the
+storm's length is the server's, not the test's), or for ever:
+
+- ``ratelimited`` (429, with or without ``Retry-After``);
+- any error code (``invalid_auth``, ``channel_not_found``, ``is_archived``, ``missing_scope``...);
+- ``status:503`` (a 5xx with an HTML body), ``reset`` (the connection is dropped before anything
+  is done), ``slow:<seconds>`` (a delay before anything);
+- the "did it post?" cases, where the message is stored first: ``reset_after_post`` (then the
+  connection is dropped), ``after_post:<code>`` (then an error code), ``status_after_post:<n>``
+  (then a 5xx), ``slow_after_post:<seconds>`` (then the answer comes that much later, past a
+  client's deadline).
 
 Every API answer carries ``x-oauth-scopes`` (``scopes``), as Slack's does.
 
@@ -71,7 +74,8 @@ class _Fault:
     channel: str | None
     method: str | None
     retry_after: str | None
-    until: float | None = None  # monotonic deadline of a fault scripted for a duration
+    seconds: float | None = None  # a fault scripted for a duration, from its first request
+    until: float | None = None
 
 
 @dataclass
@@ -184,7 +188,7 @@ class SlackServer:
         seconds: float | None = None,
     ) -> None:
         """Answer matching requests with fault ``kind``: the next ``times`` (``None``: all), or
-        all of them for the next ``seconds``."""
+        all of them for ``seconds`` from the first one it answers (a storm of that length)."""
         with self._lock:
             self._faults.append(
                 _Fault(
@@ -193,7 +197,7 @@ class SlackServer:
                     channel.lstrip("#") if channel else None,
                     method,
                     None if retry_after is None else str(retry_after),
-                    None if seconds is None else time.monotonic() + seconds,
+                    seconds,
                 )
             )
 
@@ -242,6 +246,8 @@ class SlackServer:
                     continue
                 if fault.channel is not None and fault.channel not in names:
                     continue
+                if fault.seconds is not None and fault.until is None:
+                    fault.until = now + fault.seconds
                 if fault.remaining is not None:
                     fault.remaining -= 1
                     if fault.remaining <= 0:

@@ -19,6 +19,8 @@ class WorkerHealth:
     delivery_held: str | None = None
     # Why a maybe-posted alert cannot be checked against Slack (start-up probe); None: it can.
     replay_check: str | None = None
+    # A sink that cannot check by design (webhook, console): said, but not amber.
+    replay_check_note: str | None = None
     # Channels waiting out a Slack rate limit (``Alerting.rate_limited``): seconds so far.
     rate_limited: Callable[[], Mapping[str, float]] | None = None
     # Records waiting on this worker's partitions, per stage (``streams.lag``); None: not measured.
@@ -71,7 +73,7 @@ class WorkerHealth:
             "status": "red" if not ok else "amber" if amber else "green",
             "delivery_paused": self.delivery_paused,
             "delivery_held": self.delivery_held,
-            "replay_check": self.replay_check or "available",
+            "replay_check": self.replay_check or self.replay_check_note or "available",
             "rate_limited_channels": rate_limited,
             "stalled": stalled,
             "seconds_since_batch": {k: round(now - v, 1) for k, v in self.last_beat.items()},

@@ -167,6 +167,8 @@ def register(app: faust.App, runtime: Runtime) -> Any:
         for item in work:
             decision = admit(item, now)
             if decision.action is Action.POST:
+                if decision.detail:  # e.g. an unverifiable replay posted again, as configured
+                    log.warning("alert %s: %s", item.alert.alert_id, decision.detail)
                 to_send.append(item)
             elif decision.action is Action.CHECK_THEN_POST:
                 to_check.append(item)
@@ -195,7 +197,8 @@ def register(app: faust.App, runtime: Runtime) -> Any:
                 posted_alerts[item.alert.alert_id] = decisions.pending(state, now)
         # The pending marks reach the changelog before Slack is called.
         await app.producer.flush()
-        crash_point(settings.test_crash_at, "after_pending")
+        if to_send:
+            crash_point(settings.test_crash_at, "after_pending")
         outcomes = await runtime.alerting.deliver([i.alert for i in to_send]) if to_send else []
         if any(outcome.ok for outcome in outcomes):
             crash_point(settings.test_crash_at, "after_accepted")
@@ -242,7 +245,7 @@ def register(app: faust.App, runtime: Runtime) -> Any:
                 problem,
             )
         else:
-            runtime.health.replay_check = f"not possible: {problem}"
+            runtime.health.replay_check_note = f"not possible: {problem}"
             log.warning(
                 "replay check not possible (%s): an alert that may have been posted is %s "
                 "(WIREWATCH_SLACK_PENDING_REPLAY)",

@@ -192,7 +192,7 @@ def test_unreadable_history_holds_the_alert_until_it_can_be_checked(
     (article,) = distinct_stories(1, seed=81)
     worker = WorkerProcess(quick_slack, tmp_path / "worker.log").start()
     try:
-        assert "replay check unavailable" in health(port)["replay_check"]
+        assert wait_until(lambda: "unavailable" in health(port)["replay_check"], 30)
         publish(quick_slack, [article])
         # Held and re-checked again and again, never posted blind.
         assert wait_until(lambda: methods(slack).count("conversations.history") >= 3, 90)
@@ -290,3 +290,44 @@ def test_dead_letter_round_trip_posts_once_after_the_route_is_fixed(
     posted = stored_alert_ids(slack)
     assert len(posted) == 2 and max(posted.values()) == 1  # #alerts once, #launches once
     assert len(slack.posts("#alerts")) == 1 and len(slack.posts("#launches")) == 1
+
+
+# --- a webhook cannot check: the operator's choice decides ----------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["post", "park"])
+def test_a_webhook_replay_follows_the_pending_replay_setting(
+    quick_slack: PipelineEnv, slack: SlackServer, tmp_path: Path, policy: str
+) -> None:
+    pipeline = quick_slack
+    del pipeline.extra["WIREWATCH_SLACK_TOKEN"]
+    pipeline.extra.update(
+        {"WIREWATCH_SLACK_WEBHOOK_URL": slack.webhook_url, "WIREWATCH_SLACK_PENDING_REPLAY": policy}
+    )
+    (article,) = distinct_stories(1, seed=111)
+    publish(pipeline, [article])
+    pipeline.extra["WIREWATCH_TEST_CRASH_AT"] = "after_accepted"
+    first = WorkerProcess(pipeline, tmp_path / "worker-1.log").start()
+    assert first.process is not None
+    first.process.wait(timeout=120)
+    assert first.process.returncode == CRASH_EXIT_CODE, first.log()[-3000:]
+    assert len(slack.posts()) == 1
+
+    del pipeline.extra["WIREWATCH_TEST_CRASH_AT"]
+    assert wait_until(lambda: group_is_empty(pipeline), 60)
+    second = WorkerProcess(pipeline, tmp_path / "worker-2.log").start()
+    try:
+        if policy == "post":  # at-least-once, as documented: the alert appears again
+            assert wait_until(lambda: len(slack.posts()) == 2, 90), second.log()[-3000:]
+            assert "posted again (at-least-once)" in second.log()
+        else:  # parked for a person to look in Slack; nothing posted again
+            letters = wait_until(
+                lambda: read_topic(pipeline.bootstrap, pipeline.topic("alerts.dlq.v1")), 90
+            )
+            assert [d["error_kind"] for d in letters] == ["unverified"], second.log()[-3000:]
+            assert len(slack.posts()) == 1
+    finally:
+        assert second.stop() == 0
+    assert "replay check not possible (SlackWebhookSink cannot read what was posted)" in (
+        second.log()
+    )

@@ -55,12 +55,21 @@ def read_dead_letters(settings: Settings, stage: str | None) -> list[StoredDeadL
     from wirewatch.bootstrap import resolve_bootstrap
     from wirewatch.kafka_config import kafka_python_kwargs
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=resolve_bootstrap(settings, start_local=False),
-        enable_auto_commit=False,
-        client_id="wirewatch-deadletters",
-        **kafka_python_kwargs(settings),
-    )
+    from kafka.errors import KafkaError
+
+    from wirewatch.errors import WirewatchError
+
+    bootstrap = resolve_bootstrap(settings, start_local=False)
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            client_id="wirewatch-deadletters",
+            **kafka_python_kwargs(settings),
+        )
+    except KafkaError as exc:
+        msg = f"cannot read dead letters from {bootstrap}: {type(exc).__name__}"
+        raise WirewatchError(msg) from None
     letters: list[StoredDeadLetter] = []
     try:
         for name, topic in _topics(settings, stage).items():

@@ -49,15 +49,13 @@ def _topics(settings: Settings, stage: str | None) -> dict[str, str]:
 def read_dead_letters(settings: Settings, stage: str | None) -> list[StoredDeadLetter]:
     """Every dead letter of ``stage`` (None: both stages), oldest first per partition."""
     from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
 
     from streams.dead_letters import StoredDeadLetter
     from streams.records import DeadLetterV1
     from wirewatch.bootstrap import resolve_bootstrap
-    from wirewatch.kafka_config import kafka_python_kwargs
-
-    from kafka.errors import KafkaError
-
     from wirewatch.errors import WirewatchError
+    from wirewatch.kafka_config import kafka_python_kwargs
 
     bootstrap = resolve_bootstrap(settings, start_local=False)
     try:

@@ -23,3 +23,7 @@ class Runtime:
     alerting: Any  # streams.alerting.Alerting
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     health: WorkerHealth = field(default_factory=WorkerHealth)
+
+    def __post_init__(self) -> None:
+        # wirewatch_worker_healthy says at each scrape what /health would answer.
+        self.metrics.watch_health(lambda: self.health.report())

@@ -98,6 +98,8 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             now = datetime.now(UTC)
             runtime.metrics.detected(len(decoded), (now - started).total_seconds())
             for (event, article), outcome in zip(decoded, outcomes, strict=True):
+                # Kafka's record timestamp is when the poller published the article.
+                runtime.metrics.detect_latency(now.timestamp() - event.message.timestamp)
                 if isinstance(outcome, DetectionFailure):
                     await send_dead_letter(
                         outcome.kind, outcome.message, event.value, event.message

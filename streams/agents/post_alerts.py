@@ -118,6 +118,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
         )
         await outcomes_topic.send(key=alert.alert_id.encode(), value=record.to_json())
         runtime.metrics.alert(outcome)
+        if outcome in ("posted", "digested"):
+            since = record.decided_at - alert.matched_at if alert.matched_at else None
+            runtime.metrics.posted(alert.channel, since and since.total_seconds())
 
     async def park(item: _Item, decision: Decision) -> None:
         alert = item.alert
@@ -131,7 +134,8 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             item.event.message,
         ).model_copy(update={"key": alert.alert_id, "channel": alert.channel})
         await dead_letters.send(key=alert.alert_id.encode(), value=record.to_json())
-        runtime.metrics.dead_lettered("alert", kind)
+        # The record names the reason; the metric keeps to its declared kinds (parked, failed).
+        runtime.metrics.dead_lettered("alert", decision.outcome)
 
     async def carry_out(item: _Item, decision: Decision) -> None:
         """Store, record and park as ``decision`` says (SKIP and PARK end the alert here)."""
@@ -223,6 +227,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
         auth = [d.detail for _, d in held if d.hold == "auth"]
         other = [d.detail for _, d in held if d.hold != "auth"]
         runtime.health.delivery_paused = (auth[0] or "authentication failed") if auth else None
+        runtime.metrics.delivery_held("auth", bool(auth))
+        unchecked = any(d.hold == "uncertain" for _, d in held)
+        runtime.metrics.delivery_held("replay_check_unavailable", unchecked)
         if other:
             reason = f"{len(other)} alert(s) held: {other[0]}"
             if reason != runtime.health.delivery_held:
@@ -286,7 +293,7 @@ def register(app: faust.App, runtime: Runtime) -> Any:
                     # Held: keep the batch (unacknowledged) instead of losing it or hammering
                     # Slack; health shows why meanwhile.
                     await asyncio.sleep(settings.slack_hold_seconds)
-            runtime.health.delivery_paused = runtime.health.delivery_held = None
+            hold([])
             await app.producer.flush()
             runtime.health.beat("alert")
 

@@ -15,10 +15,12 @@ names and app id. Health checks run the service's own ``healthcheck.test`` the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 KAFKA_SERVICE_ADDRESS = "kafka:9092"
+DEMO_FEED_DIR = REPO_ROOT / "deploy" / "feeds" / "demo"
 
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
@@ -201,6 +204,88 @@ def translate_service(
         healthcheck=healthcheck,
         log_path=work_dir / f"{name}.log",
     )
+
+
+@dataclass
+class DemoStack:
+    """The application services as local processes, fed by the demo feed, posting to loopback."""
+
+    processes: dict[str, ServiceProcess]
+    overrides: dict[str, str]
+    slack: Any  # tests.slackserver.SlackServer
+    feed_server: Any  # tests.feedserver.FeedServer
+    channels: tuple[str, ...]
+    worker_port: int
+    poller_port: int
+
+
+@contextlib.contextmanager
+def demo_stack(
+    compose: dict[str, Any],
+    *,
+    bootstrap: str,
+    unique_name: str,
+    work_dir: Path,
+    extra_feed_paths: tuple[str, ...] = (),
+) -> Iterator[DemoStack]:
+    """Compose's services wired to this host; ``topics`` has run, poller and worker not started.
+
+    The feed list is the bundled demo feed (plus ``extra_feed_paths`` on the same loopback feed
+    server), Slack is a loopback server knowing every channel of the example watchlist, and the
+    processes get the overrides one host needs in place of containers.
+    """
+    from tests.feedserver import FeedServer
+    from tests.slackserver import VALID_TOKEN, SlackServer
+    from wirewatch.localkafka import free_port
+
+    watchlist = REPO_ROOT / "deploy" / "watchlists" / "example.yaml"
+    channels = ("wirewatch", *watchlist_channels(watchlist))
+    with FeedServer(root=DEMO_FEED_DIR) as feed_server, SlackServer(channels=channels) as slack:
+        feeds_file = work_dir / "feeds.yaml"
+        feeds_file.write_text(
+            "feeds:\n"
+            f"  - url: {feed_server.file_url('wirewatch-demo.xml')}\n"
+            "    name: Wirewatch demo wire\n"
+            + "".join(f"  - url: {feed_server.url(path)}\n" for path in extra_feed_paths)
+        )
+        worker_port, poller_port = free_port(), free_port()
+        overrides = {
+            # A container has its own ports and network; here every process shares one host.
+            "WIREWATCH_WEB_PORT": str(worker_port),
+            "WIREWATCH_POLLER_WEB_PORT": str(poller_port),
+            "WIREWATCH_WEB_BIND": "127.0.0.1",
+            # The test broker is shared with other tests: names of our own.
+            "WIREWATCH_APP_ID": unique_name,
+            "WIREWATCH_TOPIC_PREFIX": unique_name,
+            "WIREWATCH_ARTICLES_TOPIC": f"{unique_name}.articles.v1",
+            "WIREWATCH_POLLER_STATE_TOPIC": f"{unique_name}.poller-state.v1",
+            # Loopback feed and Slack servers instead of the internet.
+            "WIREWATCH_FEEDS_FILE": str(feeds_file),
+            "WIREWATCH_ALLOW_LOOPBACK": "true",
+            "WIREWATCH_SLACK_API_URL": slack.api_url,
+            "WIREWATCH_SLACK_DEFAULT_CHANNEL": "#wirewatch",
+            # Poll again within seconds so the second poll is a conditional GET (304).
+            "WIREWATCH_POLL_INTERVAL_SECONDS": "2",
+            "WIREWATCH_POLL_MIN_INTERVAL_SECONDS": "1",
+            "WIREWATCH_POLL_MAX_INTERVAL_SECONDS": "2",
+            "WIREWATCH_DETECT_BATCH_SECONDS": "0.2",
+        }
+        processes = {
+            name: translate_service(
+                compose,
+                name,
+                bootstrap=bootstrap,
+                work_dir=work_dir,
+                secrets={"slack_token": VALID_TOKEN},
+                overrides=overrides,
+            )
+            for name in application_services(compose)
+        }
+        topics = processes["topics"]
+        assert topics.run_to_completion(timeout_s=180) == 0, topics.log()[-3000:]
+        yield DemoStack(
+            processes, overrides, slack, feed_server, channels, worker_port, poller_port
+        )
 
 
 def wait_until(predicate: Any, timeout_s: float, interval_s: float = 1.0, what: str = "") -> None:

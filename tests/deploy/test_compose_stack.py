@@ -18,19 +18,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.stack import (
-    REPO_ROOT,
     ServiceProcess,
     application_services,
+    demo_stack,
     load_compose,
-    translate_service,
     wait_until,
-    watchlist_channels,
 )
-from tests.feedserver import FeedServer
 from tests.slackserver import VALID_TOKEN, SlackServer
-from wirewatch.localkafka import free_port
 
-DEMO_FEED_DIR = REPO_ROOT / "deploy" / "feeds" / "demo"
 DEMO_TITLES = (
     "six-month pause",
     "moratorium on giant AI",
@@ -99,50 +94,11 @@ def test_compose_services_run_healthy_and_alert(
     compose = load_compose()
     services = application_services(compose)
     assert set(services) == {"topics", "poller", "worker"}
-    watchlist = REPO_ROOT / "deploy" / "watchlists" / "example.yaml"
-    channels = ("wirewatch", *watchlist_channels(watchlist))
-    with FeedServer(root=DEMO_FEED_DIR) as feed_server, SlackServer(channels=channels) as slack:
-        feeds_file = tmp_path / "feeds.yaml"
-        feeds_file.write_text(
-            "feeds:\n"
-            f"  - url: {feed_server.file_url('wirewatch-demo.xml')}\n"
-            "    name: Wirewatch demo wire\n"
-        )
-        worker_port, poller_port = free_port(), free_port()
-        overrides = {
-            # A container has its own ports and network; here every process shares one host.
-            "WIREWATCH_WEB_PORT": str(worker_port),
-            "WIREWATCH_POLLER_WEB_PORT": str(poller_port),
-            "WIREWATCH_WEB_BIND": "127.0.0.1",
-            # The test broker is shared with other tests: names of our own.
-            "WIREWATCH_APP_ID": unique_name,
-            "WIREWATCH_TOPIC_PREFIX": unique_name,
-            "WIREWATCH_ARTICLES_TOPIC": f"{unique_name}.articles.v1",
-            "WIREWATCH_POLLER_STATE_TOPIC": f"{unique_name}.poller-state.v1",
-            # Loopback feed and Slack servers instead of the internet.
-            "WIREWATCH_FEEDS_FILE": str(feeds_file),
-            "WIREWATCH_ALLOW_LOOPBACK": "true",
-            "WIREWATCH_SLACK_API_URL": slack.api_url,
-            "WIREWATCH_SLACK_DEFAULT_CHANNEL": "#wirewatch",
-            # Poll again within seconds so the second poll is a conditional GET (304).
-            "WIREWATCH_POLL_INTERVAL_SECONDS": "2",
-            "WIREWATCH_POLL_MIN_INTERVAL_SECONDS": "1",
-            "WIREWATCH_POLL_MAX_INTERVAL_SECONDS": "2",
-            "WIREWATCH_DETECT_BATCH_SECONDS": "0.2",
-        }
-        processes = {
-            name: translate_service(
-                compose,
-                name,
-                bootstrap=kafka_bootstrap,
-                work_dir=tmp_path,
-                secrets={"slack_token": VALID_TOKEN},
-                overrides=overrides,
-            )
-            for name in services
-        }
-        topics = processes["topics"]
-        assert topics.run_to_completion(timeout_s=180) == 0, topics.log()[-3000:]
+    with demo_stack(
+        compose, bootstrap=kafka_bootstrap, unique_name=unique_name, work_dir=tmp_path
+    ) as stack:
+        slack, processes = stack.slack, stack.processes
+        worker_port, poller_port = stack.worker_port, stack.poller_port
         worker, poller = processes["worker"].start(), processes["poller"].start()
         try:
             wait_until(lambda: healthy(poller), 120, 2, "the poller's health check")

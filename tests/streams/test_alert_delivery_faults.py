@@ -75,6 +75,15 @@ def health(port: int) -> dict[str, Any]:
         return report
 
 
+def held_gauge(port: int, reason: str) -> float:
+    """``wirewatch_alert_delivery_held{reason=...}`` as the worker's /metrics serves it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as answer:
+        text = answer.read().decode()
+    prefix = f'wirewatch_alert_delivery_held{{reason="{reason}"}} '
+    line = next(line for line in text.splitlines() if line.startswith(prefix))
+    return float(line.removeprefix(prefix))
+
+
 def methods(slack: SlackServer) -> list[str]:
     return [r.method for r in slack.requests]
 
@@ -199,6 +208,7 @@ def test_unreadable_history_holds_the_alert_until_it_can_be_checked(
         report = health(port)
         assert report["status"] == "amber" and report["ok"] is True
         assert "missing_scope" in (report["delivery_held"] or ""), report
+        assert held_gauge(port, "replay_check_unavailable") == 1.0
         assert len(slack.posts()) == 1
         assert not [o for o in outcomes(quick_slack) if o["outcome"] in ("posted", "duplicate")]
 
@@ -208,6 +218,7 @@ def test_unreadable_history_holds_the_alert_until_it_can_be_checked(
         )
         assert settled, worker.log()[-3000:]
         assert wait_until(lambda: health(port)["delivery_held"] is None, 30)
+        assert held_gauge(port, "replay_check_unavailable") == 0.0
     finally:
         assert worker.stop() == 0
     assert [o["detail"] for o in settled] == ["found in Slack on replay"]

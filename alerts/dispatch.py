@@ -9,6 +9,12 @@ Outcomes follow :mod:`alerts.outcomes`. A channel error parks the rest of that c
 without more calls; an authentication error pauses *all* delivery: later messages come back
 ``AUTH_PAUSED`` unsent (the caller keeps them), and while paused only one probe post is attempted
 per ``auth_probe_interval``, so a revoked token never causes a retry storm.
+
+A rate limit (429) holds its channel, never drops: the dispatcher waits ``Retry-After`` (growing
+waits when the header is missing) and sends the same message again, for as long as it lasts, while
+the other channels of the batch go on; the batch, and so the stream, waits for it (back-pressure).
+A message left ``UNCERTAIN`` or ``HELD`` stops its channel for this batch: later messages come back
+``HELD`` unsent, so the channel's order is kept.
 """
 
 from __future__ import annotations
@@ -75,6 +81,9 @@ class AlertDispatcher:
         self.counts: Counter[str] = Counter()
         self.messages_sent = 0
         self._last: dict[str, DeliveryOutcome] = {}
+        # Channels waiting out a rate limit now: channel -> clock time the wait began.
+        self.rate_limited_since: dict[str, float] = {}
+        self._rate_limit_streak: dict[str, int] = {}
 
     @property
     def paused(self) -> bool:
@@ -96,6 +105,10 @@ class AlertDispatcher:
             "channels": {
                 channel: {"last": outcome.kind.value, "reason": outcome.reason}
                 for channel, outcome in self._last.items()
+            },
+            "rate_limited": {
+                channel: round(self._clock() - since, 1)
+                for channel, since in self.rate_limited_since.items()
             },
         }
 
@@ -123,7 +136,7 @@ class AlertDispatcher:
                 await run(channel, indexes)
         else:
             await asyncio.gather(*(run(c, ix) for c, ix in by_channel.items()))
-        done = [o if o is not None else DeliveryOutcome.failed("not_attempted") for o in outcomes]
+        done = [o if o is not None else DeliveryOutcome.held("not_attempted") for o in outcomes]
         for outcome in done:
             self.counts[outcome.kind.value] += 1
         return list(zip(alerts, done, strict=True))
@@ -159,17 +172,31 @@ class AlertDispatcher:
                 elif stop is not None:
                     outcome = stop
                 else:
-                    outcome = await self._send(channel, unit)
+                    outcome = await self._send_through_rate_limits(channel, unit)
                     if outcome.kind is OutcomeKind.PARKED:
                         stop = outcome
-                    elif outcome.kind is OutcomeKind.FAILED and outcome.reason == "ratelimited":
-                        stop = DeliveryOutcome.failed(
-                            "ratelimited: not attempted", retry_after=outcome.retry_after
-                        )
+                    elif outcome.kind in (OutcomeKind.UNCERTAIN, OutcomeKind.HELD):
+                        # Later messages wait behind this one, so the channel's order holds.
+                        stop = DeliveryOutcome.held(f"not attempted: {outcome.reason}")
                 if unit.digest:
                     outcome = replace(outcome, digest=True)
                 outcomes.extend(outcome for _ in unit.alerts)
         return outcomes
+
+    async def _send_through_rate_limits(self, channel: str, unit: _Unit) -> DeliveryOutcome:
+        """Send ``unit``; on 429 wait and send it again, for as long as the rate limit lasts."""
+        outcome = await self._send(channel, unit)
+        waits = 0
+        while outcome.kind is OutcomeKind.RATE_LIMITED:
+            if waits == 0:
+                self.rate_limited_since[channel] = self._clock()
+                log.warning("slack rate limits %s: holding its alerts until it lifts", channel)
+            waits += 1
+            outcome = await self._send(channel, unit)  # _send waits out Retry-After first
+        if waits:
+            since = self.rate_limited_since.pop(channel, self._clock())
+            log.info("rate limit on %s lifted after %.0fs", channel, self._clock() - since)
+        return outcome
 
     async def _send(self, channel: str, unit: _Unit) -> DeliveryOutcome:
         assert unit.message is not None
@@ -187,6 +214,13 @@ class AlertDispatcher:
             outcome = DeliveryOutcome.failed(f"sink_error: {type(exc).__name__}")
         self.messages_sent += 1
         pause = self.per_channel_interval + (outcome.retry_after or 0.0)
+        if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.retry_after is None:
+            # No Retry-After: wait a little longer each time, capped, never a tight loop.
+            streak = self._rate_limit_streak.get(channel, 0)
+            self._rate_limit_streak[channel] = streak + 1
+            pause += min(30.0, 2.0**streak)
+        else:
+            self._rate_limit_streak.pop(channel, None)
         self._next_at[channel] = self._clock() + pause
         self._last[channel] = outcome
         if outcome.kind is OutcomeKind.AUTH_PAUSED and self._paused is None:

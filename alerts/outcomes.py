@@ -1,14 +1,20 @@
 """What became of a delivery attempt, and how Slack's error codes map onto it (pure).
 
-Four kinds, each with one consequence for the caller:
+Each kind has one consequence for the caller:
 
 - ``POSTED``: Slack has the message (``ts`` when the API returns one; webhooks do not).
 - ``PARKED``: the *route* is broken (channel gone, bot not invited, archived); park that route's
   alerts in the dead-letter topic with the reason; other channels keep flowing.
+- ``FAILED``: Slack refused the message itself (a payload error); dead-letter with the reason.
 - ``AUTH_PAUSED``: the *credentials* are broken (invalid, revoked, inactive); stop sending, keep
   the alerts for later, show red health; never retry in a loop.
-- ``FAILED``: transient trouble that outlived bounded retries (5xx, resets, timeouts, rate limits),
-  or a message Slack refused; dead-letter with the reason (a replay may try again).
+- ``RATE_LIMITED``: 429; nothing was posted. The dispatcher waits and sends again, for as long as
+  it lasts: a rate limit never drops or dead-letters an alert.
+- ``UNCERTAIN``: the send ended without a definite answer (5xx, reset, timeout) and Slack's history
+  could not be read to settle it: the message may be in Slack. Hold it and check again later;
+  never post it blind.
+- ``HELD``: definitely not posted, but not deliverable now (Slack kept failing after bounded,
+  checked retries, or an earlier message of the channel is unresolved): keep it for later.
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ from enum import StrEnum
 
 
 class OutcomeKind(StrEnum):
-    """The four kinds of delivery outcome."""
+    """The kinds of delivery outcome."""
 
     POSTED = "posted"
     PARKED = "parked"
-    AUTH_PAUSED = "auth_paused"
     FAILED = "failed"
+    AUTH_PAUSED = "auth_paused"
+    RATE_LIMITED = "rate_limited"
+    UNCERTAIN = "uncertain"
+    HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -59,9 +68,24 @@ class DeliveryOutcome:
         return cls(OutcomeKind.AUTH_PAUSED, reason=reason)
 
     @classmethod
-    def failed(cls, reason: str, retry_after: float | None = None) -> DeliveryOutcome:
-        """Transient failure after bounded retries, or a refused message: dead-letter."""
-        return cls(OutcomeKind.FAILED, reason=reason, retry_after=retry_after)
+    def failed(cls, reason: str) -> DeliveryOutcome:
+        """Slack refused the message itself: dead-letter."""
+        return cls(OutcomeKind.FAILED, reason=reason)
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = None) -> DeliveryOutcome:
+        """HTTP 429: nothing posted; wait ``retry_after`` (None: the header was missing)."""
+        return cls(OutcomeKind.RATE_LIMITED, reason="ratelimited", retry_after=retry_after)
+
+    @classmethod
+    def uncertain(cls, reason: str) -> DeliveryOutcome:
+        """Maybe posted, and the history check could not settle it: hold, never post blind."""
+        return cls(OutcomeKind.UNCERTAIN, reason=reason)
+
+    @classmethod
+    def held(cls, reason: str) -> DeliveryOutcome:
+        """Definitely not posted, not deliverable now: keep for later."""
+        return cls(OutcomeKind.HELD, reason=reason)
 
 
 # Web API error codes (https://api.slack.com/methods/chat.postMessage) and incoming-webhook error
@@ -116,4 +140,24 @@ def outcome_for_error(code: str, retry_after: float | None = None) -> DeliveryOu
         return DeliveryOutcome.auth_paused(code)
     if code in CHANNEL_ERRORS:
         return DeliveryOutcome.parked(code)
-    return DeliveryOutcome.failed(code, retry_after=retry_after)
+    if code in ("ratelimited", "rate_limited"):
+        return DeliveryOutcome.rate_limited(retry_after)
+    return DeliveryOutcome.failed(code)
+
+
+@dataclass(frozen=True)
+class HistoryCheck:
+    """What Slack's history says about some alert ids: found (with ``ts``), or could not tell.
+
+    ``complete`` is true only when every message that could carry the ids was read: then an id
+    absent from ``found`` is definitely not in Slack. When it is false (no history scope, a 429 on
+    history, more newer messages than the pages allowed) an absent id means "could not check".
+    """
+
+    found: dict[str, str]
+    complete: bool
+    reason: str = ""
+
+    def settles(self, alert_id: str) -> bool:
+        """True when the check says for sure whether ``alert_id`` is in Slack."""
+        return alert_id in self.found or self.complete

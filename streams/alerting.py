@@ -1,28 +1,20 @@
 """The alert agent's view of the ``alerts`` package: routing a match, muting, delivering.
 
-One small adapter, so the agent speaks in three verbs (``alerts_for``, ``deliver``,
-``already_posted``) and the ``alerts`` package stays free of Kafka and Faust.
+One small adapter, so the agent speaks in a few verbs (``alerts_for``, ``is_muted``,
+``cooldown_for``, ``check_posted``, ``deliver``) and the ``alerts`` package stays free of Kafka
+and Faust. The decisions themselves are :class:`alerts.decisions.AlertDecisions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.outcomes import DeliveryOutcome, HistoryCheck
 from streams.records import MatchV1
 from streams.watchlists import ActiveWatchlist
 from wirewatch.settings import Settings
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """What became of one alert: posted (alone or in a digest), paused, parked or failed."""
-
-    kind: str
-    ts: str | None = None
-    detail: str = ""
 
 
 class Alerting:
@@ -35,7 +27,16 @@ class Alerting:
         self._dispatcher = dispatcher
         self._sink = sink
         self._default_channel = default_channel
-        self._last_posted: dict[tuple[str, str], datetime] = {}
+
+    @property
+    def verifiable(self) -> bool:
+        """True when the sink can read back what Slack has (a bot token with history)."""
+        return bool(getattr(self._sink, "can_verify", False))
+
+    @property
+    def sink_name(self) -> str:
+        """The sink, as logs and health name it (never a secret)."""
+        return type(self._sink).__name__
 
     def alerts_for(self, match: MatchV1, story_id: str, now: datetime) -> list[Any]:
         """One alert per channel the match's topic routes to (none if the topic is gone)."""
@@ -87,38 +88,49 @@ class Alerting:
         topic = self._topic(alert.topic)
         return topic is not None and is_muted(self._alert_settings(topic), now)
 
-    def cooldown_allows(self, alert: Any, now: datetime) -> bool:
-        """False while the topic's cooldown for this channel runs (operators asked for quiet)."""
+    def cooldown_for(self, alert: Any) -> timedelta | None:
+        """The cooldown of the alert's topic (None: none, or the topic is gone)."""
         topic = self._topic(alert.topic)
-        cooldown = self._alert_settings(topic).cooldown if topic is not None else None
-        last = self._last_posted.get((alert.topic, alert.channel))
-        return not cooldown or last is None or now - last >= cooldown
+        if topic is None:
+            return None
+        cooldown = self._alert_settings(topic).cooldown
+        return cooldown if isinstance(cooldown, timedelta) else None
 
-    def note_posted(self, alert: Any, now: datetime) -> None:
-        """Start the cooldown of the alert's (topic, channel)."""
-        self._last_posted[(alert.topic, alert.channel)] = now
+    async def replay_check_problem(self) -> str | None:
+        """Why a maybe-posted alert could not be checked against Slack, or None when it can."""
+        if not self.verifiable:
+            return f"{self.sink_name} cannot read what was posted"
+        probe = getattr(self._sink, "replay_check_problem", None)
+        return await probe() if probe is not None else None
 
-    async def already_posted(self, alert: Any) -> bool:
-        """Whether Slack already shows this alert (replay after a crash between post and record)."""
-        find_posted = getattr(self._sink, "find_posted", None)
-        if find_posted is None:
-            return False
-        found = await find_posted(alert.channel, [alert.alert_id], None)
-        return alert.alert_id in found
+    async def check_posted(
+        self, alerts: Sequence[Any], since: dict[str, float]
+    ) -> dict[str, HistoryCheck]:
+        """Ask Slack's history about ``alerts``, one read per channel.
 
-    async def deliver(self, alerts: Sequence[Any]) -> list[DeliveryResult]:
-        """Deliver through the paced dispatcher; results in input order."""
+        ``since`` holds, per alert id, when it was marked pending (epoch seconds): only messages
+        from a minute before the oldest of them are read.
+        """
+        by_channel: dict[str, list[Any]] = {}
+        for alert in alerts:
+            by_channel.setdefault(alert.channel, []).append(alert)
+        checks: dict[str, HistoryCheck] = {}
+        for channel, group in by_channel.items():
+            marks = [since[a.alert_id] for a in group if a.alert_id in since]
+            oldest = min(marks) - 60.0 if marks else None
+            check = await self._sink.check_posted(channel, [a.alert_id for a in group], oldest)
+            checks.update({a.alert_id: check for a in group})
+        return checks
+
+    async def deliver(self, alerts: Sequence[Any]) -> list[DeliveryOutcome]:
+        """Deliver through the paced dispatcher; outcomes in input order."""
         outcomes = await self._dispatcher.deliver_batch(list(alerts))
         by_id = {alert.alert_id: outcome for alert, outcome in outcomes}
-        return [_result(by_id[alert.alert_id]) for alert in alerts]
+        return [by_id[alert.alert_id] for alert in alerts]
 
-
-def _result(outcome: Any) -> DeliveryResult:
-    kind = str(outcome.kind.value)
-    mapped = {"posted": "posted", "auth_paused": "paused", "parked": "parked"}.get(kind, "failed")
-    if mapped == "posted" and outcome.digest:
-        mapped = "digested"
-    return DeliveryResult(mapped, outcome.ts, outcome.reason)
+    def rate_limited(self) -> dict[str, float]:
+        """Channels waiting out a Slack rate limit, with seconds waited so far."""
+        return dict(self._dispatcher.health().get("rate_limited", {}))
 
 
 def make_alerting(

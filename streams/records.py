@@ -135,6 +135,7 @@ class DeadLetterV1(_Record):
     partition: int | None = None
     offset: int | None = None
     key: str | None = None
+    channel: str = Field(default="", description="Alert stage: the Slack channel of the alert.")
     original: str = Field(description="The original value (UTF-8 with replacement).")
     original_bytes: int = 0
     failed_at: datetime

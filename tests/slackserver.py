@@ -14,11 +14,19 @@ Wirewatch depends on it:
   path answers 403 ``invalid_token`` (Slack answers webhook errors as text, not JSON).
 
 Faults are scripted with :meth:`SlackServer.fail`, globally, per method or per channel, for a
-number of requests or for ever: ``ratelimited`` (429, with or without ``Retry-After``),
-any error code (``invalid_auth``, ``channel_not_found``, ``not_in_channel``, ``is_archived``...),
-``status:503`` (a 5xx with an HTML body), ``reset`` (the connection is dropped before anything is
-done), ``reset_after_post`` (the message is posted, then the connection dropped: the "did it post?"
-case), and ``slow:<seconds>``.
+number of requests, for a number of seconds from the first request it answers (``seconds=``: the
+storm's length is the server's, not the test's), or for ever:
+
+- ``ratelimited`` (429, with or without ``Retry-After``);
+- any error code (``invalid_auth``, ``channel_not_found``, ``is_archived``, ``missing_scope``...);
+- ``status:503`` (a 5xx with an HTML body), ``reset`` (the connection is dropped before anything
+  is done), ``slow:<seconds>`` (a delay before anything);
+- the "did it post?" cases, where the message is stored first: ``reset_after_post`` (then the
+  connection is dropped), ``after_post:<code>`` (then an error code), ``status_after_post:<n>``
+  (then a 5xx), ``slow_after_post:<seconds>`` (then the answer comes that much later, past a
+  client's deadline).
+
+Every API answer carries ``x-oauth-scopes`` (``scopes``), as Slack's does.
 
 Use the ``slack_server`` fixture (import it into a conftest) or ``with SlackServer() as server``.
 """
@@ -55,6 +63,8 @@ class Recorded:
     body: dict[str, Any]
     authorized: bool
     answer: str = "ok"
+    stored: bool = False  # the message was kept in the channel, whatever the answer said
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -64,6 +74,8 @@ class _Fault:
     channel: str | None
     method: str | None
     retry_after: str | None
+    seconds: float | None = None  # a fault scripted for a duration, from its first request
+    until: float | None = None
 
 
 @dataclass
@@ -81,8 +93,10 @@ class SlackServer:
         token: str = VALID_TOKEN,
         channels: tuple[str, ...] = ("wirewatch", "alerts", "news", "other"),
         webhook_channel: str = "wirewatch",
+        scopes: str = "chat:write,channels:history,groups:history,channels:read,groups:read",
     ) -> None:
         self.token = token
+        self.scopes = scopes
         self.webhook_channel = webhook_channel
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -108,6 +122,7 @@ class SlackServer:
             app = web.Application(client_max_size=4 * 1024 * 1024)
             app.router.add_route("*", "/api/{method}", self._api)
             app.router.add_post("/services/{tail:.*}", self._webhook)
+            app.on_response_prepare.append(self._add_scopes)
             self._runner = web.AppRunner(app, access_log=None)
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -170,16 +185,19 @@ class SlackServer:
         channel: str | None = None,
         method: str | None = None,
         retry_after: str | int | float | None = None,
+        seconds: float | None = None,
     ) -> None:
-        """Answer the next ``times`` matching requests (``None``: all) with fault ``kind``."""
+        """Answer matching requests with fault ``kind``: the next ``times`` (``None``: all), or
+        all of them for ``seconds`` from the first one it answers (a storm of that length)."""
         with self._lock:
             self._faults.append(
                 _Fault(
                     kind,
-                    times,
+                    None if seconds is not None else times,
                     channel.lstrip("#") if channel else None,
                     method,
                     None if retry_after is None else str(retry_after),
+                    seconds,
                 )
             )
 
@@ -189,12 +207,10 @@ class SlackServer:
             self._faults.clear()
 
     def posts(self, channel: str | None = None) -> list[Recorded]:
-        """Messages actually posted (answered ok), optionally for one channel name."""
+        """Messages actually posted (kept in a channel), optionally for one channel name."""
         with self._lock:
             found = [
-                r
-                for r in self.requests
-                if r.method in ("chat.postMessage", "webhook") and r.answer == "ok"
+                r for r in self.requests if r.method in ("chat.postMessage", "webhook") and r.stored
             ]
         if channel is None:
             return found
@@ -242,11 +258,15 @@ class SlackServer:
             found = self._find_channel(channel)
             names = {channel.lstrip("#")} | ({found.name, found.id} if found else set())
         with self._lock:
+            now = time.monotonic()
+            self._faults = [f for f in self._faults if f.until is None or f.until > now]
             for fault in self._faults:
                 if fault.method is not None and fault.method != method:
                     continue
                 if fault.channel is not None and fault.channel not in names:
                     continue
+                if fault.seconds is not None and fault.until is None:
+                    fault.until = now + fault.seconds
                 if fault.remaining is not None:
                     fault.remaining -= 1
                     if fault.remaining <= 0:
@@ -269,6 +289,10 @@ class SlackServer:
                 except ValueError:
                     body[key] = "<invalid json>"
         return body
+
+    async def _add_scopes(self, request: web.Request, response: web.StreamResponse) -> None:
+        if request.path.startswith("/api/"):
+            response.headers["x-oauth-scopes"] = self.scopes
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -330,6 +354,19 @@ class SlackServer:
             if record.authorized:
                 self._post(record, record.body)
             return self._error(record, kind.split(":", 1)[1])
+        if kind.startswith("status_after_post:"):
+            if record.authorized:
+                self._post(record, record.body)
+            status = int(kind.split(":", 1)[1])
+            record.answer = kind
+            return web.Response(
+                status=status, text="<html>upstream trouble</html>", content_type="text/html"
+            )
+        if kind.startswith("slow_after_post:"):
+            answer = self._post(record, record.body) if record.authorized else None
+            record.answer = kind if record.answer == "ok" else record.answer
+            await asyncio.sleep(float(kind.split(":", 1)[1]))
+            return answer
         if kind in ("reset", "reset_after_post"):
             if kind == "reset_after_post" and record.authorized:
                 self._post(record, record.body)
@@ -363,6 +400,7 @@ class SlackServer:
         with self._lock:
             channel.messages.append(message)
         record.answer = "ok"
+        record.stored = True
         return web.json_response({"ok": True, "channel": channel.id, "ts": ts, "message": message})
 
     def _history(self, record: Recorded, body: dict[str, Any]) -> web.Response:

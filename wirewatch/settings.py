@@ -231,6 +231,22 @@ class Settings(BaseSettings):
         pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$",
         description="Operator channel of `wirewatch nearmiss digest`; unset: no digest.",
     )
+    slack_hold_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="While delivery is held (auth, Slack down, replay check unavailable), "
+        "retry the held alerts this often.",
+    )
+    slack_pending_replay: Literal["post", "park"] = Field(
+        default="post",
+        description="Webhook/console only (they cannot check what was posted): an alert that may "
+        "already be in Slack is posted again (post: at-least-once) or parked in dead letters.",
+    )
+    test_crash_at: Literal["", "after_pending", "after_accepted", "after_posted"] = Field(
+        default="",
+        description="Tests only: the alert agent exits abruptly at this point of its first batch.",
+    )
 
     @model_validator(mode="before")
     @classmethod

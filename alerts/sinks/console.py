@@ -36,6 +36,8 @@ class ConsoleSink:
     def __repr__(self) -> str:
         return f"ConsoleSink(verbose={self._verbose})"
 
+    can_verify = False  # what was printed cannot be read back
+
     async def send(
         self, message: SlackMessage, channel: str, alert_ids: list[str]
     ) -> DeliveryOutcome:

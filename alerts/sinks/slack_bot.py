@@ -1,9 +1,13 @@
 """Delivery through a bot token: ``chat.postMessage`` with slack-sdk's ``AsyncWebClient``.
 
-Rate limits (429 with ``Retry-After``) and server errors (500/502/503/504) are retried inside the
-client by bounded handlers (:mod:`alerts.sinks.retry`). A connection that breaks after the request
-went out is different: Slack may have posted. Before posting again the sink looks for the message
-in the channel's history by its metadata (``find_posted``), so a retry does not post twice.
+A post is never retried blind. Rate limits (429) are retried inside the client, bounded, and then
+handed to the dispatcher, which waits for as long as they last (nothing was posted). A post that
+ends without a definite answer (a 5xx, Slack's own ``internal_error``, a reset, a timeout) may
+have been posted: the sink waits out a settle time (a request still in flight has had its own
+deadline again to land), then reads the channel's history for the alert ids in the message
+metadata. Found: posted. Not found (the history was read completely): posted again, bounded, then
+``HELD``. Could not tell (no history scope, a 429 on history, too many newer messages):
+``UNCERTAIN``, which the caller holds instead of posting.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts.formatting import SlackMessage
-from alerts.outcomes import DeliveryOutcome, outcome_for_error
+from alerts.outcomes import DeliveryOutcome, HistoryCheck, OutcomeKind, outcome_for_error
 from alerts.sinks.common import METADATA_EVENT_TYPE, backoff, error_code, metadata, sdk_logger
 from alerts.sinks.retry import (
     BackoffConnectionErrorHandler,
@@ -32,10 +36,13 @@ from alerts.sinks.retry import (
 
 log = logging.getLogger(__name__)
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
-# Errors Slack answers with HTTP 200 when it is itself in trouble; retried like a lost connection.
+# Errors Slack answers with HTTP 200 when it is itself in trouble: part of the call may have run.
 MAYBE_POSTED_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+HISTORY_SCOPES = ("channels:history", "groups:history")
+# History is read from a little before the post started: clocks differ, ts are Slack's.
+_HISTORY_MARGIN_SECONDS = 60.0
 
 
 class SlackBotSink:
@@ -50,12 +57,14 @@ class SlackBotSink:
         max_retries: int = 3,
         rate_limit_retries: int = 8,
         history_pages: int = 5,
+        settle_seconds: float | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         self._base_url = base_url
         self._max_retries = max_retries
         self._history_pages = history_pages
+        self._settle = timeout if settle_seconds is None else settle_seconds
         self._sleep = sleep
         self.rate_limit = PacedRateLimitHandler(rate_limit_retries, sleep)
         self.server_errors = BackoffServerErrorHandler(max_retries, sleep)
@@ -66,10 +75,9 @@ class SlackBotSink:
             "timeout": timeout,
             "logger": sdk_logger(),
         }
-        # Posting must not be blindly retried after a broken connection; reading may.
-        self._post_client = AsyncWebClient(
-            **common, retry_handlers=[self.rate_limit, self.server_errors]
-        )
+        # Posting is retried inside the client only on 429 (nothing was posted); a 5xx or a broken
+        # connection may have posted, so the sink checks history itself. Reading may be retried.
+        self._post_client = AsyncWebClient(**common, retry_handlers=[self.rate_limit])
         self._read_client = AsyncWebClient(
             **common, retry_handlers=[self.rate_limit, self.server_errors, self.connection_errors]
         )
@@ -78,15 +86,17 @@ class SlackBotSink:
     def __repr__(self) -> str:
         return f"SlackBotSink(base_url={self._base_url!r}, token=**********)"
 
+    can_verify = True  # it can read Slack's history (given the scope)
+
     async def send(
         self, message: SlackMessage, channel: str, alert_ids: list[str]
     ) -> DeliveryOutcome:
         """Post ``message`` to ``channel`` with the alert ids in its metadata."""
-        started = time.time()
-        reason = "connection_error"
+        reason = "connection_refused"
         for attempt in range(self._max_retries + 1):
             if attempt:
                 await self._sleep(backoff(attempt - 1))
+            started = time.time()
             try:
                 response = await self._post_client.chat_postMessage(
                     channel=channel,
@@ -99,7 +109,7 @@ class SlackBotSink:
                 )
             except SlackApiError as exc:
                 outcome = self._api_error(exc, channel)
-                if outcome.reason not in MAYBE_POSTED_ERRORS:
+                if outcome.kind is not OutcomeKind.FAILED or not _maybe_posted(exc, outcome):
                     return outcome
                 reason = outcome.reason  # Slack's own trouble: part of the call may have happened
             except aiohttp.ClientConnectorError:
@@ -112,53 +122,50 @@ class SlackBotSink:
                 if isinstance(channel_id, str):
                     self._channel_ids[channel] = channel_id
                 return DeliveryOutcome.posted(response.get("ts"), channel_id)
-            # The request may have been posted: look before posting again.
-            posted = await self._posted_ts(channel, alert_ids, oldest=started - 60)
-            if posted and len(posted) == len(set(alert_ids)):
+            # Maybe posted. Let a request still in flight land, then look before posting again.
+            log.warning("slack post to %s ended without an answer (%s): checking", channel, reason)
+            await self._sleep(self._settle)
+            check = await self.check_posted(channel, alert_ids, started - _HISTORY_MARGIN_SECONDS)
+            if alert_ids and all(alert_id in check.found for alert_id in alert_ids):
                 log.info("slack post to %s found in history after %s", channel, reason)
-                return DeliveryOutcome.posted(next(iter(posted.values())))
-        log.warning("slack post to %s failed: %s after %d attempts", channel, reason, attempt + 1)
-        return DeliveryOutcome.failed(f"{reason} after {self._max_retries + 1} attempts")
+                return DeliveryOutcome.posted(check.found[alert_ids[0]])
+            if not check.complete:
+                log.warning(
+                    "slack post to %s may have posted (%s) and history cannot tell (%s): held",
+                    channel,
+                    reason,
+                    check.reason,
+                )
+                return DeliveryOutcome.uncertain(f"{reason}; replay check: {check.reason}")
+        log.warning(
+            "slack post to %s not posted: %s after %d attempts", channel, reason, attempt + 1
+        )
+        return DeliveryOutcome.held(f"{reason} after {self._max_retries + 1} attempts")
 
     async def find_posted(
         self, channel: str, alert_ids: list[str], oldest_ts: str | float | None = None
     ) -> set[str]:
-        """The ids among ``alert_ids`` that a message in ``channel`` already carries.
+        """The ids among ``alert_ids`` that a message in ``channel`` already carries."""
+        oldest = float(oldest_ts) if oldest_ts is not None else None
+        return set((await self.check_posted(channel, alert_ids, oldest)).found)
+
+    async def check_posted(
+        self, channel: str, alert_ids: list[str], oldest: float | None = None
+    ) -> HistoryCheck:
+        """Which of ``alert_ids`` a message in ``channel`` carries, and whether that is certain.
 
         Reads ``conversations.history`` (scope ``channels:history``; ``groups:history`` for
-        private channels) with metadata. A ``#name`` is resolved through ``conversations.list``
-        (scope ``channels:read``) unless a post already told us its id. Returns an empty set when
-        the history cannot be read.
+        private channels) with metadata, at most ``history_pages`` pages of 200 messages newer
+        than ``oldest``. A ``#name`` is resolved through ``conversations.list`` (scope
+        ``channels:read``) unless a post already told us its id.
         """
-        oldest = float(oldest_ts) if oldest_ts is not None else None
-        return set(await self._posted_ts(channel, alert_ids, oldest))
-
-    async def aclose(self) -> None:
-        """Nothing held open: each call uses its own HTTP session."""
-
-    # --- internals ----------------------------------------------------------------------------
-
-    def _api_error(self, exc: SlackApiError, channel: str) -> DeliveryOutcome:
-        response = exc.response
-        data = response.data if isinstance(response.data, dict) else {}
-        status = response.status_code
-        code = error_code(data.get("error")) if data.get("error") else f"http_{status}"
-        retry_after = None
-        if status == 429:
-            code = "ratelimited"
-            retry_after = retry_after_seconds(response.headers or {})
-        outcome = outcome_for_error(code, retry_after)
-        log.warning("slack refused a post to %s: %s (%s)", channel, code, outcome.kind.value)
-        return outcome
-
-    async def _posted_ts(
-        self, channel: str, alert_ids: list[str], oldest: float | None
-    ) -> dict[str, str]:
         wanted = set(alert_ids)
         found: dict[str, str] = {}
-        channel_id = await self._resolve(channel)
-        if channel_id is None or not wanted:
-            return found
+        if not wanted:
+            return HistoryCheck(found, complete=True)
+        channel_id, problem = await self._resolve(channel)
+        if channel_id is None:
+            return HistoryCheck(found, complete=False, reason=problem)
         cursor = None
         try:
             for _ in range(self._history_pages):
@@ -178,20 +185,65 @@ class SlackBotSink:
                         found.setdefault(alert_id, message.get("ts", ""))
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")
                 if found.keys() >= wanted or not cursor:
-                    break
+                    return HistoryCheck(found, complete=True)
         except SlackApiError as exc:
             code = exc.response.data.get("error") if isinstance(exc.response.data, dict) else None
-            log.warning("cannot read history of %s: %s", channel, error_code(code))
+            problem = error_code(code) if code else f"http_{exc.response.status_code}"
+            log.warning("cannot read history of %s: %s", channel, problem)
+            return HistoryCheck(found, complete=False, reason=problem)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.warning("cannot read history of %s: %s", channel, type(exc).__name__)
-        return found
+            return HistoryCheck(found, complete=False, reason=type(exc).__name__)
+        pages = self._history_pages
+        log.warning("history of %s has more than %d pages of newer messages", channel, pages)
+        return HistoryCheck(found, complete=False, reason=f"more than {pages} pages of history")
 
-    async def _resolve(self, channel: str) -> str | None:
+    async def replay_check_problem(self) -> str | None:
+        """Why the history check cannot work with this token, or None when it can (start-up).
+
+        Reads the token's scopes from ``auth.test`` (Slack sends them in ``x-oauth-scopes``).
+        """
+        try:
+            response = await self._read_client.auth_test()
+        except SlackApiError as exc:
+            code = exc.response.data.get("error") if isinstance(exc.response.data, dict) else None
+            return f"auth.test failed: {error_code(code)}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return f"auth.test failed: {type(exc).__name__}"
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        raw = headers.get("x-oauth-scopes")
+        raw = raw[0] if isinstance(raw, list) and raw else raw
+        if not isinstance(raw, str):
+            return None  # no scope list to read: the first check will tell
+        scopes = {scope.strip() for scope in raw.split(",")}
+        if not scopes.intersection(HISTORY_SCOPES):
+            return "the token lacks channels:history (and groups:history)"
+        return None
+
+    async def aclose(self) -> None:
+        """Nothing held open: each call uses its own HTTP session."""
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _api_error(self, exc: SlackApiError, channel: str) -> DeliveryOutcome:
+        response = exc.response
+        data = response.data if isinstance(response.data, dict) else {}
+        status = response.status_code
+        code = error_code(data.get("error")) if data.get("error") else f"http_{status}"
+        retry_after = None
+        if status == 429:
+            code = "ratelimited"
+            retry_after = retry_after_seconds(response.headers or {})
+        outcome = outcome_for_error(code, retry_after)
+        log.warning("slack refused a post to %s: %s (%s)", channel, code, outcome.kind.value)
+        return outcome
+
+    async def _resolve(self, channel: str) -> tuple[str | None, str]:
         """The channel id of ``channel`` (an id, or a #name found once through the API)."""
         if _CHANNEL_ID.match(channel):
-            return channel
+            return channel, ""
         if channel in self._channel_ids:
-            return self._channel_ids[channel]
+            return self._channel_ids[channel], ""
         name = channel.lstrip("#")
         cursor = None
         try:
@@ -205,13 +257,21 @@ class SlackBotSink:
                 for conversation in response.get("channels") or []:
                     if conversation.get("name") == name and conversation.get("id"):
                         self._channel_ids[channel] = conversation["id"]
-                        return str(conversation["id"])
+                        return str(conversation["id"]), ""
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     break
         except SlackApiError as exc:
             code = exc.response.data.get("error") if isinstance(exc.response.data, dict) else None
-            log.warning("cannot resolve channel %s: %s", channel, error_code(code))
+            problem = error_code(code) if code else f"http_{exc.response.status_code}"
+            log.warning("cannot resolve channel %s: %s", channel, problem)
+            return None, f"cannot resolve {channel}: {problem}"
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.warning("cannot resolve channel %s: %s", channel, type(exc).__name__)
-        return None
+            return None, f"cannot resolve {channel}: {type(exc).__name__}"
+        return None, f"channel {channel} not found"
+
+
+def _maybe_posted(exc: SlackApiError, outcome: DeliveryOutcome) -> bool:
+    """True when a refusal may still have posted: a 5xx, or Slack's own trouble codes."""
+    return exc.response.status_code >= 500 or outcome.reason in MAYBE_POSTED_ERRORS

@@ -1,9 +1,11 @@
 """Delivery through an incoming webhook with slack-sdk's ``AsyncWebhookClient``.
 
 A webhook posts to the one channel it was created for and returns no ``ts``, so there is no
-history to check: a connection that breaks after the request went out is not retried (it may have
-posted) but dead-lettered; a refused connection, 429 and 5xx are retried, bounded. The webhook URL
-is the secret: it never appears in an outcome, a log line or a ``repr``.
+history to check: a 5xx, a reset or a timeout after the request went out may have posted, and the
+sink says so (``UNCERTAIN``) instead of retrying; what happens next is the operator's choice
+(``WIREWATCH_SLACK_PENDING_REPLAY``: post again, at-least-once, or park). A refused connection is
+retried, bounded; a 429 is handed to the dispatcher, which waits. The webhook URL is the secret:
+it never appears in an outcome, a log line or a ``repr``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class SlackWebhookSink:
     def __repr__(self) -> str:
         return "SlackWebhookSink(url=**********)"
 
+    can_verify = False  # a webhook cannot read what was posted
+
     async def send(
         self, message: SlackMessage, channel: str, alert_ids: list[str]
     ) -> DeliveryOutcome:
@@ -65,26 +69,23 @@ class SlackWebhookSink:
                 continue
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 reason = "timeout" if isinstance(exc, asyncio.TimeoutError) else "connection_lost"
-                log.warning(
-                    "webhook post for %s: %s; not retried (it may have posted)", channel, reason
-                )
-                return DeliveryOutcome.failed(reason)
+                log.warning("webhook post for %s: %s; it may have posted", channel, reason)
+                return DeliveryOutcome.uncertain(reason)
             status = response.status_code
             if status == 200:
                 return DeliveryOutcome.posted(None)
             if status in RETRYABLE_STATUSES:
-                reason = f"http_{status}"
-                continue
+                log.warning("webhook post for %s: HTTP %d; it may have posted", channel, status)
+                return DeliveryOutcome.uncertain(f"http_{status}")
             if status == 429:
-                retry_after = retry_after_seconds(response.headers or {})
                 log.warning("webhook post for %s: still rate limited", channel)
-                return DeliveryOutcome.failed("ratelimited", retry_after=retry_after)
+                return DeliveryOutcome.rate_limited(retry_after_seconds(response.headers or {}))
             code = error_code(response.body) if response.body else f"http_{status}"
             outcome = outcome_for_error(code)
             log.warning("webhook refused a post for %s: %s (%s)", channel, code, outcome.kind.value)
             return outcome
-        log.warning("webhook post for %s failed: %s", channel, reason)
-        return DeliveryOutcome.failed(f"{reason} after {self._max_retries + 1} attempts")
+        log.warning("webhook post for %s not posted: %s", channel, reason)
+        return DeliveryOutcome.held(f"{reason} after {self._max_retries + 1} attempts")
 
     async def aclose(self) -> None:
         """Nothing held open."""

@@ -74,10 +74,29 @@ def test_alert_test_prints_to_the_console_without_credentials() -> None:
 def test_formatting_and_routing_import_no_io_libraries() -> None:
     code = (
         "import sys, alerts.model, alerts.text, alerts.formatting, alerts.routing, "
-        "alerts.outcomes, alerts.dispatch, alerts.sinks\n"
+        "alerts.outcomes, alerts.dispatch, alerts.sinks, alerts.decisions\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('slack_sdk', 'faust', 'kafka', 'aiokafka', 'aiohttp', 'httpx', 'mode')]\n"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_config_dump_shows_the_pending_replay_choice_and_refuses_a_bad_one() -> None:
+    shown = CliRunner().invoke(cli, ["config", "dump", "--format", "env"], env=NO_SLACK)
+    assert shown.exit_code == 0
+    assert "WIREWATCH_SLACK_PENDING_REPLAY=post" in shown.stdout
+    env = {**NO_SLACK, "WIREWATCH_SLACK_PENDING_REPLAY": "park"}
+    assert (
+        "WIREWATCH_SLACK_PENDING_REPLAY=park"
+        in CliRunner().invoke(cli, ["config", "dump", "--format", "env"], env=env).stdout
+    )
+    wrong = subprocess.run(
+        [sys.executable, "-m", "wirewatch", "config", "dump"],
+        env={"PATH": "", "WIREWATCH_SLACK_PENDING_REPLAY": "maybe"},
+        capture_output=True,
+        text=True,
+    )
+    assert wrong.returncode == 2
+    assert "WIREWATCH_SLACK_PENDING_REPLAY" in wrong.stderr and "'post' or 'park'" in wrong.stderr

@@ -146,22 +146,37 @@ async def test_channel_error_parks_that_route_only(clock: FakeClock) -> None:
     }
 
 
-async def test_rate_limit_outlasting_retries_fails_the_rest_and_waits(clock: FakeClock) -> None:
+async def test_a_rate_limit_holds_the_channel_for_as_long_as_it_lasts(clock: FakeClock) -> None:
     dispatcher, sink = setup(clock)
-    sink.script["#news"] = [DeliveryOutcome.failed("ratelimited", retry_after=30)]
-    results = await dispatcher.deliver_batch(alerts_for("#news", 3))
-    assert [o.reason for _, o in results] == ["ratelimited"] + ["ratelimited: not attempted"] * 2
-    assert len(sink.sent) == 1
-    before = clock()
-    await dispatcher.deliver_batch(alerts_for("#news", 1, "later"))
-    assert clock() - before >= 31.0  # Retry-After plus the pace
+    sink.script["#news"] = [DeliveryOutcome.rate_limited(30.0) for _ in range(20)]
+    sink.script["#news"] += [DeliveryOutcome.rate_limited(None) for _ in range(5)]
+    results = await dispatcher.deliver_batch(alerts_for("#news", 3) + alerts_for("#b", 2))
+    assert [o.kind for _, o in results] == [OutcomeKind.POSTED] * 5
+    news = [ids[0] for _, c, ids, _ in sink.sent if c == "#news"]
+    assert news[-3:] == [a.alert_id for a in alerts_for("#news", 3)]  # in order, after the storm
+    assert len(news) == 25 + 3
+    assert all(gap >= 30.0 for gap in gaps(sink, "#news")[:20])  # never sooner than Retry-After
+    b_times = [t for t, c, _, _ in sink.sent if c == "#b"]
+    news_end = max(t for t, c, _, _ in sink.sent if c == "#news")
+    assert max(b_times) < news_end  # the other channel did not wait for the storm
+    assert dispatcher.rate_limited_since == {}
 
 
-async def test_transient_failure_and_a_raising_sink_do_not_stop_the_channel(
+async def test_an_uncertain_post_holds_the_rest_of_its_channel(clock: FakeClock) -> None:
+    dispatcher, sink = setup(clock)
+    sink.script["#news"] = [DeliveryOutcome.uncertain("http_503; replay check: missing_scope")]
+    results = await dispatcher.deliver_batch(alerts_for("#news", 3) + alerts_for("#b", 1))
+    kinds = [o.kind for _, o in results]
+    assert kinds == [OutcomeKind.UNCERTAIN, OutcomeKind.HELD, OutcomeKind.HELD, OutcomeKind.POSTED]
+    assert results[1][1].reason.startswith("not attempted: http_503")
+    assert [c for _, c, _, _ in sink.sent].count("#news") == 1
+
+
+async def test_a_refused_payload_and_a_raising_sink_do_not_stop_the_channel(
     clock: FakeClock,
 ) -> None:
     dispatcher, sink = setup(clock)
-    sink.script["#news"] = [DeliveryOutcome.failed("http_503 after 4 attempts"), RuntimeError("x")]
+    sink.script["#news"] = [DeliveryOutcome.failed("invalid_blocks"), RuntimeError("x")]
     results = await dispatcher.deliver_batch(alerts_for("#news", 3))
     assert [o.kind for _, o in results] == [
         OutcomeKind.FAILED,

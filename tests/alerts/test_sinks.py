@@ -74,12 +74,12 @@ async def test_rate_limit_waits_at_least_retry_after_then_posts_once(
     assert sum(clock.sleeps) >= 3 * (retry_after or 1)
 
 
-async def test_endless_rate_limit_is_bounded_then_failed(
+async def test_endless_rate_limit_is_bounded_then_handed_back_as_rate_limited(
     slack_server: SlackServer, clock: FakeClock
 ) -> None:
     slack_server.fail("ratelimited", times=None, retry_after=2)
     outcome = await send(bot(slack_server, clock, rate_limit_retries=4))
-    assert outcome.kind is OutcomeKind.FAILED and outcome.reason == "ratelimited"
+    assert outcome.kind is OutcomeKind.RATE_LIMITED and outcome.reason == "ratelimited"
     assert outcome.retry_after == 2
     assert len(slack_server.requests) == 5
     assert slack_server.posts() == []
@@ -124,24 +124,89 @@ async def test_unknown_channel_is_parked(slack_server: SlackServer, clock: FakeC
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_server_errors_are_retried_with_backoff(
+async def test_server_errors_are_checked_in_history_then_retried(
     slack_server: SlackServer, clock: FakeClock, status: int
 ) -> None:
-    slack_server.fail(f"status:{status}", times=2)
-    sink = bot(slack_server, clock)
+    slack_server.fail(f"status:{status}", times=2, method="chat.postMessage")
+    sink = bot(slack_server, clock, settle_seconds=4.0)
     assert (await send(sink)).kind is OutcomeKind.POSTED
     assert len(slack_server.posts()) == 1
-    assert len(sink.server_errors.waits) == 2
-    assert sink.server_errors.waits[0] >= 0.5 and sink.server_errors.waits[1] >= 1.0  # grows
+    methods = [r.method for r in slack_server.requests]
+    assert methods.count("conversations.history") == 2  # checked before each retry
+    assert clock.sleeps.count(4.0) == 2  # the settle time before each check
 
 
-async def test_server_errors_that_persist_fail_after_bounded_retries(
+@pytest.mark.parametrize("status", [500, 503])
+async def test_a_5xx_after_slack_stored_the_message_does_not_post_twice(
+    slack_server: SlackServer, clock: FakeClock, status: int
+) -> None:
+    slack_server.fail(f"status_after_post:{status}", method="chat.postMessage")
+    alert = build_alert()
+    outcome = await send(bot(slack_server, clock), alert)
+    assert outcome.kind is OutcomeKind.POSTED
+    (message,) = slack_server.history("news")
+    assert outcome.ts == message["ts"]
+    assert [r.method for r in slack_server.requests].count("chat.postMessage") == 1
+
+
+async def test_an_answer_after_the_deadline_is_found_in_history_not_reposted(
     slack_server: SlackServer, clock: FakeClock
 ) -> None:
-    slack_server.fail("status:500", times=None)
+    slack_server.fail("slow_after_post:1.0", method="chat.postMessage")
+    outcome = await send(bot(slack_server, clock, timeout=0.3))
+    assert outcome.kind is OutcomeKind.POSTED
+    assert len(slack_server.history("news")) == 1
+    assert [r.method for r in slack_server.requests].count("chat.postMessage") == 1
+
+
+@pytest.mark.parametrize(
+    ("history_fault", "reason"),
+    [("missing_scope", "missing_scope"), ("ratelimited", "ratelimited")],
+)
+async def test_maybe_posted_with_unreadable_history_is_uncertain_not_reposted(
+    slack_server: SlackServer, clock: FakeClock, history_fault: str, reason: str
+) -> None:
+    slack_server.fail("status_after_post:503", method="chat.postMessage")
+    slack_server.fail(history_fault, method="conversations.history", times=None)
+    outcome = await send(bot(slack_server, clock, rate_limit_retries=1))
+    assert outcome.kind is OutcomeKind.UNCERTAIN
+    assert outcome.reason == f"http_503; replay check: {reason}"
+    assert len(slack_server.posts()) == 1  # the stored one, never a second
+
+
+async def test_too_many_newer_messages_is_could_not_check(
+    slack_server: SlackServer, clock: FakeClock
+) -> None:
+    sink = bot(slack_server, clock, history_pages=1)
+    for n in range(201):
+        await send(sink, build_alert(story_id=f"noise-{n}"))
+    check = await sink.check_posted("#news", ["never-posted"], None)
+    assert not check.complete and check.found == {}
+    assert check.reason == "more than 1 pages of history"
+    assert not check.settles("never-posted")
+    found = await bot(slack_server, clock).check_posted(
+        "#news", [build_alert(story_id="noise-200").alert_id]
+    )
+    assert found.complete and len(found.found) == 1
+
+
+async def test_server_errors_that_persist_are_held_after_bounded_checked_retries(
+    slack_server: SlackServer, clock: FakeClock
+) -> None:
+    slack_server.fail("status:500", times=None, method="chat.postMessage")
     outcome = await send(bot(slack_server, clock, max_retries=2))
-    assert outcome.kind is OutcomeKind.FAILED and outcome.reason == "http_500"
-    assert len(slack_server.requests) == 3
+    assert outcome.kind is OutcomeKind.HELD and outcome.reason == "http_500 after 3 attempts"
+    assert [r.method for r in slack_server.requests].count("chat.postMessage") == 3
+    assert slack_server.posts() == []
+
+
+async def test_replay_check_at_startup_reads_the_token_scopes(
+    clock: FakeClock,
+) -> None:
+    with SlackServer(scopes="chat:write") as narrow, SlackServer() as full:
+        problem = await bot(narrow, clock).replay_check_problem()
+        assert problem == "the token lacks channels:history (and groups:history)"
+        assert await bot(full, clock).replay_check_problem() is None
 
 
 async def test_a_reset_before_posting_is_retried_after_checking_history(
@@ -184,14 +249,14 @@ async def test_slack_trouble_answered_with_200_is_retried_after_checking(
     assert len(slack_server.history("news")) == 2  # once each, never twice
 
 
-async def test_a_timeout_is_checked_and_then_failed_when_nothing_posted(
+async def test_a_timeout_is_checked_and_then_held_when_nothing_posted(
     slack_server: SlackServer, clock: FakeClock
 ) -> None:
     slack_server.fail("slow:1.0", method="chat.postMessage", channel=None)
     slack_server.fail("channel_not_found", method="chat.postMessage")  # the late post is refused
     sink = bot(slack_server, clock, timeout=0.3, max_retries=0)
     outcome = await send(sink)
-    assert outcome.kind is OutcomeKind.FAILED and outcome.reason == "timeout after 1 attempts"
+    assert outcome.kind is OutcomeKind.HELD and outcome.reason == "timeout after 1 attempts"
     assert "conversations.history" in [r.method for r in slack_server.requests]
 
 
@@ -203,7 +268,7 @@ async def test_connection_refused_fails_after_bounded_retries(clock: FakeClock) 
         VALID_TOKEN, base_url=f"http://127.0.0.1:{port}/api/", sleep=clock.sleep, max_retries=2
     )
     outcome = await send(sink)
-    assert outcome.kind is OutcomeKind.FAILED
+    assert outcome.kind is OutcomeKind.HELD
     assert outcome.reason == "connection_refused after 3 attempts"
     assert len(clock.sleeps) == 2
 
@@ -286,23 +351,25 @@ async def test_webhook_errors(
     assert outcome.kind is kind and outcome.reason == code
 
 
-async def test_webhook_rate_limit_and_5xx_are_retried(
+async def test_webhook_rate_limit_is_retried_and_5xx_is_uncertain(
     slack_server: SlackServer, clock: FakeClock
 ) -> None:
     slack_server.fail("ratelimited", method="webhook", retry_after=4)
-    slack_server.fail("status:503", method="webhook")
     sink = hook(slack_server, clock)
     assert (await send(sink)).kind is OutcomeKind.POSTED
     assert sink.rate_limit.waits and sink.rate_limit.waits[0] >= 4
+    slack_server.fail("status:503", method="webhook")
+    outcome = await send(sink)
+    assert outcome.kind is OutcomeKind.UNCERTAIN and outcome.reason == "http_503"
     assert len(slack_server.posts()) == 1 and len(slack_server.requests) == 3
 
 
-async def test_webhook_reset_is_not_blindly_retried(
+async def test_webhook_reset_is_uncertain_not_blindly_retried(
     slack_server: SlackServer, clock: FakeClock
 ) -> None:
     slack_server.fail("reset_after_post", method="webhook")
     outcome = await send(hook(slack_server, clock))
-    assert outcome.kind is OutcomeKind.FAILED and outcome.reason == "connection_lost"
+    assert outcome.kind is OutcomeKind.UNCERTAIN and outcome.reason == "connection_lost"
     assert len(slack_server.requests) == 1 and len(slack_server.posts()) == 1
 
 
@@ -408,3 +475,21 @@ async def test_rate_limits_mid_burst_keep_order_and_lose_nothing(
     ids = [m["metadata"]["event_payload"]["alert_ids"][0] for m in slack_server.history("news")]
     assert ids == [a.alert_id for a in batch]
     assert sink.rate_limit.waits and min(sink.rate_limit.waits) >= 3
+
+
+async def test_a_rate_limit_storm_on_one_channel_holds_it_while_others_flow(
+    slack_server: SlackServer, clock: FakeClock
+) -> None:
+    sink = bot(slack_server, clock, rate_limit_retries=2)
+    dispatcher = AlertDispatcher(sink, clock=clock, sleep=clock.sleep, digest_threshold=10)
+    slack_server.fail("ratelimited", channel="news", times=25)  # no Retry-After: growing waits
+    stormy = [build_alert(story_id=f"s{i}", channel="#news") for i in range(3)]
+    calm = [build_alert(story_id=f"c{i}", channel="#other") for i in range(3)]
+    results = await dispatcher.deliver_batch(stormy + calm)
+    assert all(outcome.kind is OutcomeKind.POSTED for _, outcome in results)
+    for channel, batch in (("news", stormy), ("other", calm)):
+        ids = [
+            m["metadata"]["event_payload"]["alert_ids"][0] for m in slack_server.history(channel)
+        ]
+        assert ids == [a.alert_id for a in batch]  # each exactly once, in order
+    assert dispatcher.rate_limited_since == {}

@@ -163,7 +163,11 @@ def test_worker_is_stalled_only_with_a_backlog_and_no_progress() -> None:
     health.delivery_paused = "invalid_auth"
     assert health.report() | {"seconds_since_batch": None} == {
         "ok": False,
+        "status": "red",
         "delivery_paused": "invalid_auth",
+        "delivery_held": None,
+        "replay_check": "available",
+        "rate_limited_channels": {},
         "stalled": None,
         "seconds_since_batch": None,
     }

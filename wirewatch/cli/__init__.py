@@ -13,6 +13,7 @@ import click
 from wirewatch import __version__
 from wirewatch.cli.alert import alert
 from wirewatch.cli.config import config
+from wirewatch.cli.deadletters import deadletters
 from wirewatch.cli.feedback import feedback
 from wirewatch.cli.healthcheck import healthcheck
 from wirewatch.cli.kafka import kafka
@@ -39,6 +40,7 @@ cli.add_command(run)
 cli.add_command(worker)
 cli.add_command(healthcheck)
 cli.add_command(config)
+cli.add_command(deadletters)
 cli.add_command(topics)
 cli.add_command(watchlist)
 cli.add_command(detect)

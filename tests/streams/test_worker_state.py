@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from tests.slackserver import SlackServer
 from tests.streams.harness import PipelineEnv, WorkerProcess, read_topic, wait_until
@@ -95,3 +95,102 @@ def test_a_restart_reads_its_tables_from_disk_and_dedupes_as_before(
     finally:
         assert second.stop() == 0
     assert alert_ids_posted(slack) == posted_before
+
+
+def latest_by_key(records: list[tuple[str, Any]]) -> dict[str, Any]:
+    latest: dict[str, Any] = {}
+    for key, value in records:
+        latest[key] = value
+    return latest
+
+
+def compact_soon(bootstrap: str, topics: list[str]) -> None:
+    """Make the broker's log cleaner compact ``topics`` within seconds instead of days."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    topic,
+                    configs={
+                        "cleanup.policy": "compact",
+                        "segment.ms": "1000",
+                        "min.cleanable.dirty.ratio": "0.001",
+                        "min.compaction.lag.ms": "0",
+                        "delete.retention.ms": "0",
+                    },
+                )
+                for topic in topics
+            ]
+        )
+    finally:
+        admin.close()
+
+
+def test_expired_keys_leave_the_tables_and_the_compacted_changelogs(
+    pipeline: PipelineEnv, slack: SlackServer, tmp_path: Path
+) -> None:
+    pipeline.extra.update(
+        {
+            "WIREWATCH_STORY_WINDOW_HOURS": "0.002",  # 7.2 s
+            "WIREWATCH_STATE_EXPIRY_MARGIN_HOURS": "0",
+            "WIREWATCH_POSTED_ALERT_RETENTION_HOURS": "0.003",  # 10.8 s
+            "WIREWATCH_STATE_EXPIRY_SECONDS": "1",
+        }
+    )
+    changelogs = [f"{pipeline.name}-{table}-changelog" for table in ("stories", "posted_alerts")]
+    article = distinct_stories(1, seed=41)
+    worker = WorkerProcess(pipeline, tmp_path / "worker.log").start()
+    try:
+        compact_soon(pipeline.bootstrap, changelogs)
+        publish(pipeline, article)
+        assert wait_until(lambda: alert_ids_posted(slack), 120), worker.log()[-3000:]
+        posted = alert_ids_posted(slack)
+        # A replay inside the window: the story and its posted alert ids are still there.
+        publish(pipeline, article)
+        assert wait_until(lambda: "duplicate" in outcomes(pipeline), 60), worker.log()[-3000:]
+        assert alert_ids_posted(slack) == posted
+
+        def expired_everywhere() -> bool:
+            tables = [latest_by_key(changelog(pipeline.bootstrap, t)) for t in changelogs]
+            # Every key written is now deleted: its last changelog record is a tombstone.
+            return all(table and all(v is None for v in table.values()) for table in tables)
+
+        assert wait_until(expired_everywhere, 90), worker.log()[-3000:]
+        log = worker.log()
+        assert "state expiry: stories deleted 1 keys" in log
+        assert re.search(r"state expiry: posted_alerts deleted [1-9]", log)
+        assert re.search(r"state expiry: posted_alerts deleted 0 keys, stamped [1-9]", log)
+
+        def compacted() -> bool:
+            # A record in a new segment lets the cleaner compact the one holding the tombstones.
+            roll_segments(pipeline.bootstrap, changelogs)
+            return all(
+                all(v is None for k, v in changelog(pipeline.bootstrap, t) if k != _MARKER)
+                for t in changelogs
+            )
+
+        # The log cleaner has removed every value written before the tombstones.
+        assert wait_until(compacted, 120, interval_s=3), [
+            changelog(pipeline.bootstrap, t) for t in changelogs
+        ]
+    finally:
+        assert worker.stop() == 0
+    assert alert_ids_posted(slack) == posted
+
+
+_MARKER = '"compaction-marker"'
+
+
+def roll_segments(bootstrap: str, topics: list[str]) -> None:
+    """A marker record in every partition: a segment older than segment.ms then rolls."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for topic in topics:
+        for partition in producer.partitions_for(topic):
+            producer.send(topic, key=_MARKER.encode(), value=b"{}", partition=partition)
+    producer.flush()
+    producer.close()

@@ -14,9 +14,11 @@ from typing import Any
 import faust
 
 from streams.agents import detect_mentions, post_alerts
+from streams.expiry import expire_state
 from streams.lag import watch_worker_lag
 from streams.recovery import KeepQueuedTableManager
 from streams.runtime import Runtime
+from streams.state_dir import claim_state_dir
 from wirewatch.kafka_config import faust_credentials
 from wirewatch.settings import Settings
 
@@ -25,14 +27,12 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.App:
     """Build the worker's Faust app with its agents, tables, watchlist follower and web views."""
-    # Faust creates only the last level of its datadir; a fresh home (a container's tmpfs) has
-    # none of the levels above it.
-    (settings.home / "worker").mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
-        store="memory://",
-        datadir=str(settings.home / "worker" / settings.app_id),
+        # RocksDB: a restart reads its tables from disk and only the changelog written since.
+        store=f"{settings.table_store}://",
+        datadir=str(claim_state_dir(settings.home, settings.app_id)),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         # concurrency=1 agents and at-least-once processing (faust #606, #502: see STACK.md).
@@ -54,6 +54,7 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
     detect_mentions.register(app, runtime)
     post_alerts.register(app, runtime)
     watch_worker_lag(app, runtime)
+    expire_state(app, runtime)
 
     @app.task
     async def follow_watchlist_pushes() -> None:

@@ -9,14 +9,21 @@ its entries in a changelog-backed table, so the index can be rebuilt after a res
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 import unicodedata
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from datasketch import MinHash
+import numpy as np
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 _NUM_PERM = 64
+_PROTOTYPE = MinHash(num_perm=_NUM_PERM, seed=1)
+_HASH_DTYPE, _SCHEME = _PROTOTYPE.hashvalues.dtype, _PROTOTYPE.scheme
+# Chance that the index misses a copy whose similarity sits exactly at the threshold.
+_MISS_AT_THRESHOLD = 1e-3
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Leads are compared on their first words only: syndicated copies differ in their endings
 # (bylines, "read more", outlet boilerplate) far more than in their openings.
@@ -41,9 +48,16 @@ def fingerprint(title: str, lead: str) -> tuple[int, ...]:
     shingles = (
         lead_shingles if len(lead_shingles) >= _MIN_LEAD_SHINGLES else _shingles(f"{title} {lead}")
     )
-    signature = MinHash(num_perm=_NUM_PERM, seed=1)
+    # The prototype's permutations: generating them again costs more than hashing a lead.
+    signature = MinHash(
+        num_perm=_NUM_PERM, seed=1, permutations=_PROTOTYPE.permutations, scheme=_SCHEME
+    )
     signature.update_batch(sorted(shingles))
     return tuple(int(v) for v in signature.hashvalues)
+
+
+def _minhash(signature: tuple[int, ...]) -> LeanMinHash:
+    return LeanMinHash(seed=1, hashvalues=np.asarray(signature, dtype=_HASH_DTYPE), scheme=_SCHEME)
 
 
 def similarity(left: tuple[int, ...], right: tuple[int, ...]) -> float:
@@ -91,14 +105,111 @@ class StoryEntry:
         )
 
 
+def candidate_bands(threshold: float, num_perm: int = _NUM_PERM) -> tuple[int, int]:
+    """LSH bands ``(b, r)`` that almost never miss a pair at ``threshold``.
+
+    Two fingerprints become candidates when all ``r`` values of one of ``b`` bands agree. The
+    widest bands (fewest false candidates) are chosen whose chance of missing a pair that sits
+    exactly at the threshold, ``(1 - threshold**r) ** b``, stays under 1 in 1,000; every candidate
+    is then checked with :func:`similarity`, so the index decides as the full scan did.
+    """
+    for rows in range(num_perm // 2, 0, -1):
+        bands = num_perm // rows
+        if bands >= 2 and (1 - threshold**rows) ** bands <= _MISS_AT_THRESHOLD:
+            return bands, rows
+    return num_perm, 1
+
+
+class StoryEntries(MutableMapping[str, StoryEntry]):
+    """Story id to entry, kept indexed by link, by fingerprint (MinHash LSH) and by age.
+
+    A plain mapping on the outside (the alert agent fills it from its table), so every way in
+    keeps the three indexes in step.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self._entries: dict[str, StoryEntry] = {}
+        self._by_link: dict[str, str] = {}
+        self._lsh = MinHashLSH(num_perm=_NUM_PERM, params=candidate_bands(threshold))
+        # (last_seen, story_id), stale pairs skipped when they surface: updates stay O(log n).
+        self._by_age: list[tuple[datetime, str]] = []
+
+    def __getitem__(self, story_id: str) -> StoryEntry:
+        return self._entries[story_id]
+
+    def __setitem__(self, story_id: str, entry: StoryEntry) -> None:
+        old = self._entries.get(story_id)
+        if old is not None:
+            self._unlink(old)
+        if old is None or old.fingerprint != entry.fingerprint:
+            if old is not None:
+                self._lsh.remove(story_id)
+            self._lsh.insert(story_id, _minhash(entry.fingerprint), check_duplication=False)
+        self._entries[story_id] = entry
+        for link in entry.links:
+            self._by_link[link] = story_id
+        heapq.heappush(self._by_age, (entry.last_seen, story_id))
+        if len(self._by_age) > 2 * len(self._entries) + 64:
+            self._by_age = [(e.last_seen, sid) for sid, e in self._entries.items()]
+            heapq.heapify(self._by_age)
+
+    def __delitem__(self, story_id: str) -> None:
+        entry = self._entries.pop(story_id)
+        self._unlink(entry)
+        self._lsh.remove(story_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _unlink(self, entry: StoryEntry) -> None:
+        for link in entry.links:
+            if self._by_link.get(link) == entry.story_id:
+                del self._by_link[link]
+
+    def with_link(self, link: str) -> StoryEntry | None:
+        """The story that already has this link, if any."""
+        story_id = self._by_link.get(link)
+        return None if story_id is None else self._entries[story_id]
+
+    def similar_to(self, signature: tuple[int, ...], threshold: float) -> StoryEntry | None:
+        """The most similar story at or above ``threshold`` (ties: the latest seen)."""
+        best, best_key = None, (threshold, datetime.min.replace(tzinfo=UTC), "")
+        for story_id in self._lsh.query(_minhash(signature)):
+            entry = self._entries[story_id]
+            key = (similarity(signature, entry.fingerprint), entry.last_seen, story_id)
+            if key >= best_key:
+                best, best_key = entry, key
+        return best
+
+    def oldest(self) -> StoryEntry | None:
+        """The least recently seen story."""
+        while self._by_age:
+            last_seen, story_id = self._by_age[0]
+            entry = self._entries.get(story_id)
+            if entry is not None and entry.last_seen == last_seen:
+                return entry
+            heapq.heappop(self._by_age)  # deleted or seen again since
+        return None
+
+
 @dataclass
 class StoryIndex:
-    """Known stories of one topic within a time window; answers "which story is this copy of?"."""
+    """Known stories of one topic within a time window; answers "which story is this copy of?".
+
+    Lookups go through indexes (link map, MinHash LSH, age heap), not a scan of every story, so
+    an assignment costs about the same with 200,000 open stories as with 5,000.
+    """
 
     window: timedelta
     threshold: float
-    max_entries: int = 5000
-    entries: dict[str, StoryEntry] = field(default_factory=dict)
+    max_entries: int = 50_000
+    entries: StoryEntries = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.entries = StoryEntries(self.threshold)
 
     def assign(self, link: str, title: str, lead: str, now: datetime) -> tuple[StoryEntry, bool]:
         """Return the story this copy belongs to (updated) and whether the story is new."""
@@ -116,24 +227,15 @@ class StoryIndex:
         return entry, is_new
 
     def _find(self, link: str, signature: tuple[int, ...]) -> StoryEntry | None:
-        if link:
-            for entry in self.entries.values():
-                if link in entry.links:
-                    return entry
-        best, best_score = None, self.threshold
-        for entry in self.entries.values():
-            score = similarity(signature, entry.fingerprint)
-            if score >= best_score:
-                best, best_score = entry, score
-        return best
+        found = self.entries.with_link(link) if link else None
+        return found or self.entries.similar_to(signature, self.threshold)
 
     def _expire(self, now: datetime) -> None:
         cutoff = now - self.window
-        stale = [sid for sid, entry in self.entries.items() if entry.last_seen < cutoff]
-        for story_id in stale:
-            del self.entries[story_id]
-        if len(self.entries) >= self.max_entries:
-            # Oldest first: a bound on memory matters more than remembering week-old stories.
-            by_age = sorted(self.entries.values(), key=lambda e: e.last_seen)
-            for entry in by_age[: len(self.entries) - self.max_entries + 1]:
-                del self.entries[entry.story_id]
+        oldest = self.entries.oldest()
+        # Oldest first; the size bound matters more than remembering week-old stories.
+        while oldest is not None and (
+            oldest.last_seen < cutoff or len(self.entries) >= self.max_entries
+        ):
+            del self.entries[oldest.story_id]
+            oldest = self.entries.oldest()

@@ -125,6 +125,23 @@ class Settings(BaseSettings):
     story_similarity: float = Field(
         default=0.5, gt=0, le=1, description="MinHash Jaccard above which two texts are one story."
     )
+    # --- the worker's tables (deploy/README.md, "Worker state") ---
+    table_store: Literal["rocksdb", "memory"] = Field(
+        default="rocksdb",
+        description="Worker tables on local disk (restarts read them) or in memory (tests).",
+    )
+    state_expiry_seconds: float = Field(
+        default=600, gt=0, le=86_400, description="How often expired table keys are deleted."
+    )
+    state_expiry_margin_hours: float = Field(
+        default=6, ge=0, le=24 * 30, description="Stories are kept this long past the window."
+    )
+    posted_alert_retention_hours: float = Field(
+        default=192,
+        gt=0,
+        le=24 * 366,
+        description="How long a posted alert's id is kept: longer than anything can replay it.",
+    )
     web_port: int = Field(
         default=6066, ge=0, le=65535, description="Worker HTTP port (health, metrics); 0: none."
     )
@@ -276,6 +293,20 @@ class Settings(BaseSettings):
             msg = (
                 f"kafka_security_protocol {self.kafka_security_protocol} needs "
                 "kafka_sasl_username and kafka_sasl_password (or its _FILE)"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _posted_alerts_outlive_stories(self) -> Settings:
+        # A story still open could be alerted again once its posted-alert id were gone.
+        if (
+            self.posted_alert_retention_hours
+            < self.story_window_hours + self.state_expiry_margin_hours
+        ):
+            msg = (
+                "posted_alert_retention_hours must be at least story_window_hours + "
+                "state_expiry_margin_hours"
             )
             raise ValueError(msg)
         return self

@@ -5,7 +5,7 @@ Each service's ``command`` runs as ``python -m wirewatch <command>`` with the se
 
 - the broker's in-network address (``kafka:9092``) becomes the local test broker's bootstrap;
 - container paths of bind mounts (``./deploy/feeds:/etc/wirewatch/feeds:ro``) become the host
-  paths, tmpfs paths become fresh temporary folders;
+  paths, tmpfs paths become fresh temporary folders, named volumes folders that outlive the process;
 - ``/run/secrets/<name>`` becomes a temporary file holding the secret the test chose.
 
 What a container gives for free and one host cannot is overridden explicitly and listed by the
@@ -59,6 +59,16 @@ def _bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
         if source.startswith("."):
             mounts[target] = (REPO_ROOT / source).resolve()
     return mounts
+
+
+def _named_volumes(service: dict[str, Any]) -> dict[str, str]:
+    """Container path to volume name, for the service's named volumes."""
+    volumes = {}
+    for volume in service.get("volumes") or []:
+        source, target, *_ = str(volume).split(":")
+        if not source.startswith((".", "/")):
+            volumes[target] = source
+    return volumes
 
 
 @dataclass
@@ -164,6 +174,7 @@ def translate_service(
     service = compose["services"][name]
     mounts = _bind_mounts(service)
     tmpfs = {str(t).split(":")[0] for t in service.get("tmpfs") or []}
+    volumes = _named_volumes(service)
     secret_files = {}
     for secret in service.get("secrets") or []:
         secret_name = secret if isinstance(secret, str) else secret["source"]
@@ -183,6 +194,11 @@ def translate_service(
         for target in tmpfs:
             if value == target or value.startswith(target + "/"):
                 local = work_dir / name / target.strip("/").replace("/", "_")
+                local.mkdir(parents=True, exist_ok=True)
+                return str(local) + value[len(target) :]
+        for target, volume in volumes.items():
+            if value == target or value.startswith(target + "/"):
+                local = work_dir / "volumes" / volume  # outlives the process, as a volume does
                 local.mkdir(parents=True, exist_ok=True)
                 return str(local) + value[len(target) :]
         return value

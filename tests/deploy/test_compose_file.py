@@ -96,6 +96,17 @@ def test_worker_can_be_scaled_and_reads_the_slack_token_from_a_secret() -> None:
     assert compose["secrets"]["slack_token"]["file"] == "./deploy/secrets/slack_token"
 
 
+def test_worker_tables_live_on_a_named_volume_not_a_tmpfs() -> None:
+    compose = load_compose()
+    worker = compose["services"]["worker"]
+    home = worker["environment"]["WIREWATCH_HOME"]
+    assert f"worker-state:{home}" in worker["volumes"]
+    assert "worker-state" in compose["volumes"]
+    assert not any(str(t).split(":")[0] == home for t in worker.get("tmpfs") or [])
+    # The default store is RocksDB: the volume is what a restart reads its tables from.
+    assert "WIREWATCH_TABLE_STORE" not in worker["environment"]
+
+
 def test_secret_files_are_kept_out_of_git_and_the_image() -> None:
     ignored = (REPO_ROOT / ".gitignore").read_text().splitlines()
     assert "deploy/secrets/" in ignored

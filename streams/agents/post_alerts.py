@@ -12,21 +12,18 @@ unacknowledged and is retried every ``slack_hold_seconds``, which also holds bac
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from faust.streams import _current_event
 from pydantic import ValidationError
 
 from alerts.decisions import Action, AlertDecisions, Decision
 from streams.agents import raw_topic
 from streams.crash_points import crash_point
 from streams.dead_letters import REPLAY_HEADER, dead_letter
+from streams.faust_internals import writes_for
 from streams.records import AlertOutcomeV1, MatchV1
 from streams.stories import StoryEntry, StoryIndex
 
@@ -36,21 +33,6 @@ if TYPE_CHECKING:
     from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def writes_for(event: Any) -> Iterator[None]:
-    """Make table writes go to ``event``'s partition.
-
-    Faust routes a table write to the changelog partition of the *current* event; inside a
-    ``take_events`` batch that is whichever event came last, which may belong to another
-    partition. Setting it per event keeps each record with the partition that owns it.
-    """
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 @dataclass

@@ -104,9 +104,11 @@ class AlertDecisions:
         if status in _MAYBE_IN_SLACK and not unsent:
             return self._maybe_in_slack(status)
         if status == "unverified" and not operator_replay:
-            # Parked by the operator's choice; only an operator's replay sends it again.
+            # Already parked by the operator's choice, and its dead letter is filed: a redelivered
+            # copy of the match (at-least-once upstream) must not file a second one. Only an
+            # operator's replay sends it again.
             return Decision(
-                Action.PARK, "parked", "maybe posted; cannot be verified", reason="unverified"
+                Action.SKIP, "duplicate", "already parked: maybe posted, cannot be verified"
             )
         return Decision(Action.POST)
 

@@ -73,7 +73,9 @@ def test_unverifiable_sinks_park_a_pending_replay_when_told() -> None:
 
 def test_an_unverified_alert_is_sent_again_only_by_an_operator_replay() -> None:
     state = {"status": "unverified", "reason": "timeout"}
-    assert hook("park").admit(ALERT, state, NOW).action is Action.PARK
+    # A redelivered copy of the match is not parked a second time: its dead letter is filed.
+    again = hook("park").admit(ALERT, state, NOW)
+    assert (again.action, again.outcome) == (Action.SKIP, "duplicate")
     assert hook("park").admit(ALERT, state, NOW, operator_replay=True).action is Action.POST
 
 

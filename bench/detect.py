@@ -4,6 +4,11 @@ Runs, in one process pinned to one CPU and on the same articles (the shared corp
 
 - the detection core (``monitors.detector.Detector``) with the example watchlist
   (``deploy/watchlists/example.yaml``; the test watchlist when that file is missing), batched;
+- the floor: spaCy's blank English tokenizer plus one PhraseMatcher of the watchlist's literal
+  terms (every text term, form and entity alias, lower case, no inflection), on the same fields;
+  detection with the semantic stage on must stay at or above half the floor's rate;
+- the semantic stage alone: how many articles reach it (their gate holds and the rules did not
+  already match) and its own rate (title and lead embedded in batches of 8);
 - a naive baseline: the full ``en_core_web_sm`` pipeline called on each article one at a time,
   then the same keyword checks;
 - matching time for a 10-term and a 10,000-term watchlist (NER off: the phrase pass alone).
@@ -36,7 +41,13 @@ sys.path.insert(0, str(ROOT))
 from monitors.article import ArticleText  # noqa: E402
 from monitors.detector import Detector  # noqa: E402
 from monitors.nlp import load_pipeline  # noqa: E402
-from monitors.watchlist import load_watchlist, parse_watchlist  # noqa: E402
+from monitors.watchlist import (  # noqa: E402
+    Watchlist,
+    iter_blocks,
+    iter_terms,
+    load_watchlist,
+    parse_watchlist,
+)
 
 CORPUS = Path(os.environ.get("WIREWATCH_SHARED_DIR", ROOT.parent / "shared")) / "corpus"
 EXAMPLE = ROOT / "deploy" / "watchlists" / "example.yaml"
@@ -68,6 +79,50 @@ def best_rate(run: Callable[[], object], count: int, repeat: int) -> float:
         run()
         best = min(best, time.process_time() - started)
     return count / best
+
+
+def literal_terms(watchlist: Watchlist) -> set[str]:
+    """Every literal spelling the watchlist names: text terms, their forms, entity aliases."""
+    texts: set[str] = set()
+    for topic in watchlist.topics:
+        blocks = [block for block, _ in iter_blocks(topic, ())]
+        gate = topic.semantic.gate_block() if topic.semantic is not None else None
+        terms = [
+            term
+            for block in [*blocks, *([gate] if gate else [])]
+            for term, _ in iter_terms(block, ())
+        ]
+        for term in terms:
+            if term.text is not None:
+                texts.update((term.text, *term.forms))
+    for entity in watchlist.entities.values():
+        texts.update(str(alias.text) for alias in entity.aliases)
+    return texts
+
+
+def make_floor(watchlist: Watchlist) -> Callable[[list[ArticleText]], int]:
+    """The floor: blank tokenizer + one PhraseMatcher of the literal terms; returns hit count."""
+    import spacy
+    from spacy.matcher import PhraseMatcher
+
+    blank = spacy.blank("en")
+    matcher = PhraseMatcher(blank.vocab, attr="LOWER")
+    matcher.add("terms", [blank.make_doc(text) for text in sorted(literal_terms(watchlist))])
+
+    def run(articles: list[ArticleText]) -> int:
+        texts = [t for a in articles for t in (a.title, a.summary, a.content) if t]
+        return sum(len(matcher(doc)) for doc in blank.tokenizer.pipe(texts, batch_size=64))
+
+    return run
+
+
+def without_examples(watchlist: Watchlist) -> Watchlist:
+    """The same watchlist with its semantic stage off (rules only)."""
+    topics = tuple(
+        t.model_copy(update={"examples": None, "counter_examples": None, "semantic": None})
+        for t in watchlist.topics
+    )
+    return watchlist.model_copy(update={"topics": topics})
 
 
 def synthetic_watchlist(term_count: int, vocabulary: list[str], seed: int = 7) -> str:
@@ -113,14 +168,37 @@ def main() -> None:
             for result in which.detect_many(articles[start : start + batch])
         ]
 
-    results = in_batches(detector)  # warm-up: caches
+    rules_only = Detector(without_examples(watchlist), nlp)
+    results = in_batches(detector)  # warm-up: caches, and the count of articles embedded
+    reached = detector.semantic_articles
     in_batches(steady)
+    in_batches(rules_only)
     matched = sum(1 for r in results if r.matches)
     core = best_rate(lambda: in_batches(detector), len(articles), args.repeat)
     warm = best_rate(lambda: in_batches(steady), len(articles), args.repeat)
+    rules = best_rate(lambda: in_batches(rules_only), len(articles), args.repeat)
     print(f"matched: {matched} of {len(articles)} articles; detect_many in batches of {batch}")
     print(f"detection core:  {core:8.0f} articles/s  (a spaCy memory zone per batch: the default)")
     print(f"detection core:  {warm:8.0f} articles/s  (memory_zone=False: new words stay cached)")
+    print(f"rules only:      {rules:8.0f} articles/s  (the same watchlist without its examples)")
+
+    floor_run = make_floor(watchlist)
+    floor_run(articles)  # warm-up
+    floor = best_rate(lambda: floor_run(articles), len(articles), args.repeat)
+    print(
+        f"floor:           {floor:8.0f} articles/s  (blank tokenizer + PhraseMatcher of "
+        f"{len(literal_terms(watchlist))} literal terms)"
+    )
+    print(f"detection/floor: {core / floor:8.2f}    (semantic stage on; must stay >= 0.5)")
+    scorer = detector._scorer
+    if scorer is not None:
+        sample_sem = articles[:200]
+        semantic = best_rate(lambda: scorer.embed(sample_sem), len(sample_sem), args.repeat)
+        print(
+            f"semantic stage:  {semantic:8.0f} articles/s  (title and lead embedded); "
+            f"{reached} of {len(articles)} articles ({100 * reached / len(articles):.1f}%) "
+            "reach it"
+        )
 
     sample = articles[: args.baseline_articles]
 

@@ -72,7 +72,7 @@ class CBlock:
 
 @dataclass(frozen=True, slots=True)
 class CSemantic:
-    """A topic's semantic stage: its texts, thresholds and the gate (atoms, any of which opens it).
+    """A topic's semantic stage: its texts, thresholds and the gate (a block that must hold).
 
     ``threshold`` is the least cosine similarity to the best example for a match; ``margin`` the
     window below it that makes a near miss; a counter-example vetoes when its similarity is at
@@ -84,7 +84,8 @@ class CSemantic:
     threshold: float
     margin: float
     counter_margin: float
-    gate: frozenset[int]
+    gate: CBlock  # must hold (by default: any term or entity of the topic's own rules)
+    gate_atoms: frozenset[int]  # no hit among them: the gate is shut (checked first, cheaply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,10 +258,12 @@ class _Compiler:
         if not examples:
             return None
         settings = topic.semantic or Semantic()
+        written = settings.gate_block()
         gate = (
-            frozenset(atom for term in settings.gate for atom in self.term(term).atoms)
-            if settings.gate
-            else rule_atoms  # by default: any term or entity the topic's own rules use
+            self.block(written, "semantic.gate.")
+            if written is not None
+            # By default: any term or entity the topic's own conditions and rules use.
+            else CBlock("semantic.gate.", any=(CTerm(tuple(sorted(rule_atoms)), "rule terms"),))
         )
         return CSemantic(
             examples=examples,
@@ -269,6 +272,7 @@ class _Compiler:
             margin=settings.margin,
             counter_margin=settings.counter_margin,
             gate=gate,
+            gate_atoms=frozenset(_block_atoms(gate)),
         )
 
 

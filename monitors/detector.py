@@ -34,6 +34,7 @@ from monitors.evaluate import (
     Span,
     State,
     TopicOutcome,
+    evaluate_block,
     evaluate_topic,
     excluded,
 )
@@ -271,12 +272,12 @@ class Detector:
     # --- the semantic stage ---
 
     def _gate_holds(self, ctx: ArticleContext, topic: CompiledTopic) -> bool:
-        assert topic.semantic is not None
-        return any(
-            hit.field in topic.fields
-            for atom in topic.semantic.gate
-            for hit in ctx.hits.get(atom, ())
-        )
+        semantic = topic.semantic
+        assert semantic is not None
+        if semantic.gate_atoms.isdisjoint(ctx.hits) and not semantic.gate.needs_ner():
+            return False
+        # UNKNOWN (an entity_types gate before the NER ran) opens the gate: the model decides.
+        return evaluate_block(ctx, semantic.gate, topic.fields)[0] != State.FALSE
 
     def _semantic_pass(
         self,

@@ -305,13 +305,30 @@ Examples = Annotated[
 ]
 
 
+def _gate_kind(value: Any) -> str:
+    return "gate-block" if isinstance(value, dict | Block) else "gate-terms"
+
+
+#: A list of terms (any one opens the gate), or a condition block that must hold.
+Gate = Annotated[
+    Annotated[Terms, Tag("gate-terms")] | Annotated[Block, Tag("gate-block")],
+    Discriminator(_gate_kind),
+]
+
+
 class Semantic(_Strict):
     """How a topic's examples are used: threshold, near-miss margin, counter margin and gate."""
 
     threshold: float = Field(default=0.6, ge=0, le=1)
     margin: float = Field(default=0.05, ge=0, le=1)
     counter_margin: float = Field(default=0.0, ge=0, le=1)
-    gate: Terms | None = None
+    gate: Gate | None = None
+
+    def gate_block(self) -> Block | None:
+        """The gate as a condition block (a list of terms is ``any``), or None for the default."""
+        if self.gate is None or isinstance(self.gate, Block):
+            return self.gate
+        return Block(any=self.gate)
 
 
 class Topic(Block):

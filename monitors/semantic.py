@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 #: Characters of the lead (summary, else content) embedded after the title; the tokenizer
 #: reads at most 128 tokens anyway.
-LEAD_CHARS = 600
+LEAD_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)

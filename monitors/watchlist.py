@@ -35,7 +35,9 @@ from wirewatch.errors import ConfigError
 Loc = tuple[str | int, ...]
 _MAX_NODES = 100_000
 _MAX_BYTES = 2_000_000
-_UNION_TAGS = frozenset({"term", "block", "example-texts", "example-file"})
+_UNION_TAGS = frozenset(
+    {"term", "block", "example-texts", "example-file", "gate-terms", "gate-block"}
+)
 _MAX_EXAMPLES = 10_000
 
 
@@ -337,10 +339,19 @@ def _document_problems(document: WatchlistDocument) -> Iterator[tuple[Loc, str]]
                 if term.entity is not None and term.entity not in known:
                     yield (*term_loc, "entity"), _unknown_entity(term.entity, known)
         gate = topic.semantic.gate if topic.semantic is not None else None
-        for position, term in enumerate(gate or ()):
-            if term.entity is not None and term.entity not in known:
-                where_gate: Loc = (*loc, "semantic", "gate", position, "entity")
-                yield where_gate, _unknown_entity(term.entity, known)
+        if isinstance(gate, tuple):
+            for position, term in enumerate(gate):
+                if term.entity is not None and term.entity not in known:
+                    where_gate: Loc = (*loc, "semantic", "gate", position, "entity")
+                    yield where_gate, _unknown_entity(term.entity, known)
+        elif gate is not None:
+            gate_loc: Loc = (*loc, "semantic", "gate")
+            for position, entity_id in enumerate(gate.entities or ()):
+                if entity_id not in known:
+                    yield (*gate_loc, "entities", position), _unknown_entity(entity_id, known)
+            for term, term_loc in iter_terms(gate, gate_loc):
+                if term.entity is not None and term.entity not in known:
+                    yield (*term_loc, "entity"), _unknown_entity(term.entity, known)
         alert = _merged_alert(document.defaults.alert, topic.alert)
         if alert.mention is not None:
             allowed = alert.priority == "high" or (

@@ -111,6 +111,14 @@ BASE = "topics:\n  - id: t\n    any: [x]\n"
             id="semantic-without-examples",
         ),
         pytest.param(
+            "    examples: [a]\n    semantic: {gate: {all: [[x], [{entity: acme}]]}}\n",
+            [
+                "w.yaml:5:44 topics[0].semantic.gate.all[1][0].entity: unknown entity 'acme' "
+                "(declare it under entities:)"
+            ],
+            id="gate-block-unknown-entity",
+        ),
+        pytest.param(
             "    examples: [a]\n    semantic: {gate: [{entity: acme}]}\n",
             [
                 "w.yaml:5:32 topics[0].semantic.gate[0].entity: unknown entity 'acme' "
@@ -296,6 +304,20 @@ def test_default_gate_is_the_topics_own_terms(
     assert scores[0]["pause"].gated and not scores[1]["pause"].gated
     assert [m.topic for m in detector.detect(gated).matches] == ["pause"]
     assert detector.detect(ungated).matches == ()
+
+
+@pytest.mark.model
+def test_gate_as_a_condition_block(make_detector: Callable[..., Detector], embedder: Any) -> None:
+    gate = (
+        "    semantic:\n      threshold: 0.5\n"
+        "      gate: {all: [[letter], [artificial intelligence]]}\n"
+    )
+    detector = make_detector(PAUSE % (EXAMPLES + gate), embedder=embedder)
+    both = article(PARAPHRASE)  # "letter" and "artificial intelligence"
+    one = article("Scientists sign letter asking to stop building ever more powerful machines")
+    scores = detector.semantic_scores([both, one])
+    assert scores[0]["pause"].gated and not scores[1]["pause"].gated
+    assert [m.topic for m in detector.detect(both).matches] == ["pause"]
 
 
 @pytest.mark.model
